@@ -1,0 +1,1 @@
+"""Stack composition, configuration and the offline preview of hybrid-ml-platform."""

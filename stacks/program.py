@@ -1,0 +1,89 @@
+"""The Pulumi program: the same code runs under `pulumi up` and the offline preview."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.aws.artifact_store import ArtifactStore as AwsArtifactStore
+from components.aws.artifact_store import ArtifactStoreArgs as AwsArtifactStoreArgs
+from components.azure.artifact_store import ArtifactStore as AzureArtifactStore
+from components.azure.artifact_store import ArtifactStoreArgs as AzureArtifactStoreArgs
+from components.gcp.artifact_store import ArtifactStore as GcpArtifactStore
+from components.gcp.artifact_store import ArtifactStoreArgs as GcpArtifactStoreArgs
+from components.tags import StandardTags
+from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConfig
+from stacks.providers import Providers, build_providers
+from stacks.validation import ConfigError, parse_platform
+
+
+def load_config() -> PlatformConfig:
+    """Read and validate the stack's platform config from the Pulumi runtime."""
+    raw = pulumi.Config(PROJECT).require_object(CONFIG_KEY)
+    try:
+        return parse_platform(raw)
+    except ConfigError as err:
+        # RunError is reported by the engine without a traceback.
+        raise pulumi.RunError(f"invalid stack config:\n{err}") from None
+
+
+def standard_tags(cfg: PlatformConfig, data_classification: str | None = None) -> StandardTags:
+    return StandardTags(
+        owner=cfg.tags.owner,
+        cost_center=cfg.tags.cost_center,
+        environment=cfg.environment,
+        data_classification=data_classification or cfg.residency.default_classification,
+        managed_by=cfg.tags.managed_by,
+    )
+
+
+def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactStoreConfig) -> dict:
+    tags = standard_tags(cfg, cfg.store_classification(store))
+    d = cfg.storage.defaults
+    outputs: dict[str, pulumi.Output[str]] = {}
+    for site in cfg.store_sites(store):
+        region = cfg.cloud_regions(site)[0]
+        name = f"{store.name}-{site}-{region}"
+        if site == "aws":
+            s = AwsArtifactStore(name, AwsArtifactStoreArgs(
+                prefix=cfg.prefix, store=store.name, account_id=cfg.sites.aws.account_id,
+                region=region, tags=tags, noncurrent_version_days=d.noncurrent_version_days,
+                access_log_retention_days=d.access_log_retention_days, protect=cfg.protect,
+            ), pulumi.ResourceOptions(providers=[providers.aws[region]]))
+            outputs[name] = s.bucket_name
+        elif site == "gcp":
+            g = GcpArtifactStore(name, GcpArtifactStoreArgs(
+                prefix=cfg.prefix, store=store.name, project=cfg.sites.gcp.project,
+                project_number=cfg.sites.gcp.project_number, region=region, tags=tags,
+                noncurrent_version_days=d.noncurrent_version_days,
+                soft_delete_days=d.soft_delete_days,
+                access_log_retention_days=d.access_log_retention_days, protect=cfg.protect,
+            ), pulumi.ResourceOptions(providers=[providers.gcp[region]]))
+            outputs[name] = g.bucket_name
+        else:
+            z = AzureArtifactStore(name, AzureArtifactStoreArgs(
+                prefix=cfg.prefix, store=store.name, subscription_id=cfg.sites.azure.subscription_id,
+                tenant_id=cfg.sites.azure.tenant_id, location=region, tags=tags,
+                noncurrent_version_days=d.noncurrent_version_days,
+                soft_delete_days=d.soft_delete_days,
+                access_log_retention_days=d.access_log_retention_days,
+                key_size=d.azure_key_size, protect=cfg.protect,
+            ), pulumi.ResourceOptions(providers=[providers.azure[region], providers.random]))
+            outputs[name] = z.account_name
+    return outputs
+
+
+def build(cfg: PlatformConfig) -> None:
+    """Create the whole platform for a validated config."""
+    onprem = cfg.sites.onprem
+    kubeconfig = None
+    if onprem is not None and onprem.enabled:
+        kubeconfig = pulumi.Config(PROJECT).require_secret(onprem.kubeconfig_secret)
+    providers = build_providers(cfg, standard_tags(cfg), kubeconfig)
+    stores: dict[str, pulumi.Output[str]] = {}
+    for store in cfg.storage.stores:
+        stores.update(_artifact_stores(cfg, providers, store))
+    pulumi.export("artifactStores", stores)
+
+
+def main() -> None:
+    build(load_config())

@@ -1,0 +1,174 @@
+"""Turn raw stack config into a `PlatformConfig`, or into one clear line per problem.
+
+Structural problems come from pydantic; problems of meaning (regions outside
+the residency plan, unknown classifications, stores on disabled sites) are
+checked here, after the structure is sound. Either way the caller gets a
+`ConfigError` listing every problem with its YAML key path, the bad value and
+what is allowed.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from components.regions import ONPREM, cloud_of
+from stacks.config import CONFIG_KEY, PROJECT, PlatformConfig
+
+ROOT_PATH = f"{PROJECT}:{CONFIG_KEY}"
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One invalid config value."""
+
+    path: str
+    value: Any
+    allowed: str
+
+    def __str__(self) -> str:
+        if self.value is _MISSING:
+            return f"{self.path}: missing; {self.allowed}"
+        return f"{self.path}: bad value {_show(self.value)}; {self.allowed}"
+
+
+class ConfigError(Exception):
+    """The stack config is invalid; `problems` says where and why."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ROOT_PATH
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class behind Optional[...] / list[...] / dict[str, ...], if any."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                return _unwrap(arg)
+    if origin in (list, dict):
+        return _unwrap(typing.get_args(annotation)[-1])
+    return annotation
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = PlatformConfig
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            continue
+        field = next(
+            (f for n, f in model.model_fields.items() if part in (n, f.alias)), None
+        )
+        if field is None:
+            continue  # a dict key such as a classification name
+        model = _unwrap(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or n for n, f in model.model_fields.items()]
+    return []
+
+
+def _from_pydantic(err: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for e in err.errors(include_url=False):
+        loc = tuple(e["loc"])
+        if e["type"] == "extra_forbidden":
+            keys = ", ".join(_allowed_keys(loc[:-1]))
+            # The value of an unknown key is not echoed: it could be anything, even a secret.
+            problems.append(ConfigProblem(_path(loc), "<unknown key>", f"allowed keys here: {keys}"))
+        elif e["type"] == "missing":
+            problems.append(ConfigProblem(_path(loc), _MISSING, "this key is required"))
+        else:
+            problems.append(ConfigProblem(_path(loc), e.get("input"), e["msg"]))
+    return problems
+
+
+def _semantic_problems(cfg: PlatformConfig) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    res = cfg.residency
+    allowed = set(res.allowed_regions)
+
+    def add(loc: tuple[Any, ...], value: Any, why: str) -> None:
+        problems.append(ConfigProblem(_path(loc), value, why))
+
+    for i, region in enumerate(res.allowed_regions):
+        if cloud_of(region) in (None, ONPREM):
+            add(("residency", "allowedRegions", i), region, "not a known AWS, GCP or Azure region")
+    for name, cls in res.classifications.items():
+        for i, region in enumerate(cls.allowed_regions):
+            if region not in allowed:
+                add(("residency", "classifications", name, "allowedRegions", i), region,
+                    f"allowed: regions of residency.allowedRegions ({', '.join(sorted(allowed))})")
+    classes = sorted(res.classifications)
+    if res.default_classification not in res.classifications:
+        add(("residency", "defaultClassification"), res.default_classification,
+            f"allowed: {', '.join(classes)}")
+
+    for cloud in cfg.enabled_clouds():
+        key = "locations" if cloud == "azure" else "regions"
+        regions = cfg.cloud_regions(cloud)
+        for i, region in enumerate(regions):
+            if region not in allowed:
+                add(("sites", cloud, key, i), region,
+                    f"outside the residency plan; allowed: {', '.join(sorted(allowed))}")
+        if len(set(regions)) != len(regions):
+            add(("sites", cloud, key), regions, "each region may appear once")
+
+    enabled = cfg.enabled_clouds()
+    seen: set[str] = set()
+    for i, store in enumerate(cfg.storage.stores):
+        loc = ("storage", "stores", i)
+        if store.name in seen:
+            add((*loc, "name"), store.name, "store names must be unique")
+        seen.add(store.name)
+        cls_name = cfg.store_classification(store)
+        cls = res.classifications.get(cls_name)
+        if cls is None:
+            if store.data_classification is not None:
+                add((*loc, "dataClassification"), cls_name, f"allowed: {', '.join(classes)}")
+            continue
+        for j, site in enumerate(cfg.store_sites(store)):
+            site_loc = (*loc, "sites", j) if store.sites is not None else (*loc, "sites")
+            if site not in enabled:
+                add(site_loc, site, f"allowed: enabled cloud sites ({', '.join(enabled) or 'none'})")
+                continue
+            if cls.on_prem_required:
+                add(site_loc, site, f"{cls_name!r} data must stay on-prem; allowed: no cloud site")
+                continue
+            region = cfg.cloud_regions(site)[0]
+            if region not in cls.allowed_regions:
+                add(site_loc, site,
+                    f"its primary region {region} is outside the allowed regions of {cls_name!r} "
+                    f"data ({', '.join(cls.allowed_regions) or 'none'})")
+    return problems
+
+
+def parse_platform(raw: Any) -> PlatformConfig:
+    """Validate raw config (the `platform` object) or raise `ConfigError`."""
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(ROOT_PATH, raw, "must be a mapping (the platform config)")])
+    try:
+        cfg = PlatformConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_from_pydantic(err)) from None
+    problems = _semantic_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
