@@ -151,7 +151,7 @@ def run_policy_pack(pack_dir: Path, resources: list[dict[str, Any]], policy_conf
     err_thread = threading.Thread(target=_drain, args=(proc.stderr, run.logs, None, stderr), daemon=True)
     err_thread.start()
 
-    def fail(message: str, exc: Exception) -> PolicyPackError:
+    def fail(message: str) -> PolicyPackError:
         proc.kill()  # stop it first so its stderr (e.g. a policy's traceback) is complete in the error
         err_thread.join(5)
         return PolicyPackError(message, "".join(stderr))
@@ -163,11 +163,11 @@ def run_policy_pack(pack_dir: Path, resources: list[dict[str, Any]], policy_conf
             channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_GRPC_OPTS)
             grpc.channel_ready_future(channel).result(timeout=timeout)
         except (queue.Empty, ValueError, grpc.FutureTimeoutError) as exc:
-            raise fail(f"policy pack {pack_dir} failed to start ({exc!r})", exc) from exc
+            raise fail(f"policy pack {pack_dir} failed to start ({exc!r})") from exc
         try:
             return _session(analyzer_pb2_grpc.AnalyzerStub(channel), run)
         except grpc.RpcError as exc:
-            raise fail(f"policy pack {pack_dir} failed: {exc.code()}: {exc.details()}", exc) from exc
+            raise fail(f"policy pack {pack_dir} failed: {exc.code()}: {exc.details()}") from exc
     finally:
         if channel is not None:
             channel.close()

@@ -62,6 +62,8 @@ def _preview(args: argparse.Namespace) -> int:
         print(f"error: the program failed: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_PROGRAM
     progress.done()
+    for line in result.diagnostics:
+        print(line, file=sys.stderr)
     print("\n".join(tree_lines(result.plan)))
     print()
     print("\n".join(summary_lines(result.plan)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,12 +56,25 @@ class Capture:
     project: str
     stack: str
     resources: list[Captured] = field(default_factory=list)
+    #: Warnings and errors the program logged to the engine (e.g. deprecated inputs).
+    diagnostics: list[str] = field(default_factory=list)
+
+
+class _EngineLog(logging.Handler):
+    def __init__(self, capture: Capture):
+        super().__init__(level=logging.WARNING)
+        self._capture = capture
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._capture.diagnostics.append(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 class _PreviewMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
         # A real preview knows a new resource's inputs, not its id or computed outputs.
-        return "", args.inputs
+        # Only scalar inputs are echoed: structured outputs can differ in shape from
+        # their inputs (azure-native identities: list in, map out), so they stay unknown.
+        return "", {k: v for k, v in args.inputs.items() if not isinstance(v, (dict, list))}
 
     def call(self, args: mocks.MockCallArgs) -> tuple[dict, list | None]:
         raise OfflineInvokeError(
@@ -90,6 +104,15 @@ class _CapturingMonitor(mocks.MockMonitor):
         super().__init__(_PreviewMocks())
         self._capture = capture
         self._on_register = on_register
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # As the engine does: children of the root stack are not qualified by it, and
+        # deeper children carry their parent's whole qualified type.
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                type_ = f"{parent_type}${type_}"
+        return f"urn:pulumi:{settings.get_stack()}::{settings.get_project()}::{type_}::{name}"
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
@@ -161,13 +184,16 @@ def run_program(
         k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()
     }
     runtime_config.update(secret_values)
+    logger = logging.getLogger(f"hybrid-ml.engine.{stack_name}")
+    logger.propagate = False
+    logger.handlers[:] = [_EngineLog(capture)]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         settings.configure(mocks.MockSettings(
             monitor=monitor,
             monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-            engine=mocks.MockEngine(None),
+            engine=mocks.MockEngine(logger),
             project=project,
             stack=stack_name,
             dry_run=True,

@@ -46,7 +46,8 @@ def build_plan(capture: Capture) -> dict[str, Any]:
                 "propertyDependencies": r.property_dependencies,
                 "options": r.options,
             }
-            for r in capture.resources
+            # Stable order (registration order depends on task scheduling): stack first.
+            for r in sorted(capture.resources, key=lambda r: (r.parent is not None, r.urn))
         ],
     }
 

@@ -27,6 +27,7 @@ class PreviewResult:
     stack_file: StackFile
     config: PlatformConfig
     plan: dict[str, Any]
+    diagnostics: list[str]
 
 
 def load_platform(stack_file: StackFile) -> PlatformConfig:
@@ -71,4 +72,7 @@ def run_preview(
     problems = default_provider_violations(capture, list(disabled))
     if problems:
         raise PreviewError("\n".join(problems))
-    return PreviewResult(stack_file=stack_file, config=cfg, plan=build_plan(capture))
+    return PreviewResult(
+        stack_file=stack_file, config=cfg, plan=build_plan(capture),
+        diagnostics=capture.diagnostics,
+    )

@@ -11,22 +11,21 @@ def tree_lines(plan: dict[str, Any]) -> list[str]:
     children: dict[str | None, list[dict]] = defaultdict(list)
     for r in resources:
         children[r["parent"]].append(r)
-    width = max((len(r["type"]) for r in resources), default=10) + 12
-    lines = [f"     {'Type':<{width}} Name"]
+    rows: list[tuple[str, str]] = []
 
     def walk(node: dict, prefix: str, last: bool, depth: int) -> None:
         branch = "" if depth == 0 else ("└─ " if last else "├─ ")
-        label = f"{prefix}{branch}{node['type']}"
         flag = "  [protect]" if node["protect"] else ""
-        lines.append(f" +   {label:<{width}} {node['name']}{flag}")
-        kids = children.get(node["urn"], [])
+        rows.append((f"{prefix}{branch}{node['type']}", f"{node['name']}{flag}"))
+        kids = sorted(children.get(node["urn"], []), key=lambda r: (r["type"], r["name"]))
         inner = prefix if depth == 0 else prefix + ("   " if last else "│  ")
         for i, kid in enumerate(kids):
             walk(kid, inner, i == len(kids) - 1, depth + 1)
 
     for root in children.get(None, []):
         walk(root, "", True, 0)
-    return lines
+    width = max((len(label) for label, _ in rows), default=4) + 2
+    return [f"     {'Type':<{width}}Name"] + [f" +   {label:<{width}}{name}" for label, name in rows]
 
 
 def summary_lines(plan: dict[str, Any]) -> list[str]:
