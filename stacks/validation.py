@@ -32,9 +32,12 @@ class ConfigProblem:
     allowed: str
 
     def __str__(self) -> str:
+        # One line per problem, whatever characters the config itself contains.
         if self.value is _MISSING:
-            return f"{self.path}: missing; {self.allowed}"
-        return f"{self.path}: bad value {_show(self.value)}; {self.allowed}"
+            line = f"{self.path}: missing; {self.allowed}"
+        else:
+            line = f"{self.path}: bad value {_show(self.value)}; {self.allowed}"
+        return line.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class ConfigError(Exception):
