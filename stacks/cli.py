@@ -11,9 +11,11 @@ import json
 import sys
 from pathlib import Path
 
+from stacks.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.config import PlatformConfig
 from stacks.offline import Captured
 from stacks.plan import write_plan
+from stacks.policy_report import build_report, report_lines, write_reports
 from stacks.preview import PreviewError, run_preview
 from stacks.render import summary_lines, tree_lines
 from stacks.stackfile import StackFileError
@@ -39,6 +41,38 @@ class _Progress:
         if self.live:
             sys.stderr.write("\r\x1b[K")
         sys.stderr.write(f"  registered {self.count} resources\n")
+
+
+def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path) -> int:
+    """Run a policy pack over the plan as `pulumi preview --policy-pack` would; 1 on violations."""
+    config_path = Path(args.policy_config) if args.policy_config else (
+        pack_dir / f"config.{args.stack}.json")
+    if not (pack_dir / "PulumiPolicy.yaml").is_file():
+        print(f"error: {pack_dir} is not a policy pack (no PulumiPolicy.yaml)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        policy_config = json.loads(config_path.read_text()) if config_path.is_file() else None
+    except json.JSONDecodeError as err:
+        print(f"error: {config_path}: not valid JSON ({err})", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Running policy pack {pack_dir} with "
+          f"{config_path if policy_config is not None else 'its default config'}", file=sys.stderr)
+    try:
+        result = run_policy_pack(pack_dir, plan["resources"], policy_config,
+                                 analyze_all_resources=True)
+    except PolicyConfigError as err:
+        print(f"error: invalid policy config {config_path}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except PolicyPackError as err:
+        print(f"error: the policy pack failed: {err}", file=sys.stderr)
+        return EXIT_PROGRAM
+    report = build_report(result, args.stack)
+    stack_file = f"Pulumi.{args.stack}.yaml"
+    json_path, sarif_path = write_reports(report, out_dir, stack_file)
+    print()
+    print("\n".join(report_lines(report)))
+    print(f"Policy report written to {json_path} and {sarif_path}")
+    return EXIT_POLICY if report["summary"]["mandatoryViolations"] else EXIT_OK
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -69,7 +103,10 @@ def _preview(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(result.plan)))
     path = write_plan(result.plan, out_dir)
     print(f"\nPlan written to {path}")
-    return EXIT_OK
+    if args.no_policy:
+        return EXIT_OK
+    pack_dir = Path(args.pack) if getattr(args, "pack", None) else project_dir / "policies"
+    return _enforce(args, result.plan, out_dir, pack_dir)
 
 
 def _schema(_: argparse.Namespace) -> int:
@@ -86,7 +123,20 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("-C", "--cwd", default=".", metavar="DIR",
                          help="project directory holding Pulumi.yaml (default .)")
     preview.add_argument("--debug", action="store_true", help="show tracebacks of program errors")
+    preview.add_argument("--policy-config", metavar="FILE",
+                         help="policy config (default: PACK/config.STACK.json)")
+    preview.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     preview.set_defaults(func=_preview)
+    policy = sub.add_parser("policy", parents=[], help="preview a stack and run any policy pack on it")
+    policy.add_argument("stack", help="stack name; reads Pulumi.STACK.yaml")
+    policy.add_argument("--pack", required=True, metavar="DIR", help="policy pack directory")
+    policy.add_argument("--policy-config", metavar="FILE",
+                        help="policy config (default: DIR/config.STACK.json)")
+    policy.add_argument("--out", metavar="DIR", help="output directory (default build/STACK)")
+    policy.add_argument("-C", "--cwd", default=".", metavar="DIR",
+                        help="project directory holding Pulumi.yaml (default .)")
+    policy.add_argument("--debug", action="store_true", help="show tracebacks of program errors")
+    policy.set_defaults(func=_preview, no_policy=False)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.set_defaults(func=_schema)
     return parser
