@@ -78,6 +78,13 @@ def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path
 def _preview(args: argparse.Namespace) -> int:
     project_dir = Path(args.cwd)
     out_dir = Path(args.out) if args.out else project_dir / "build" / args.stack
+    if getattr(args, "plan", None):
+        try:
+            plan = json.loads(Path(args.plan).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            print(f"error: cannot read plan {args.plan}: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        return _enforce(args, plan, out_dir, Path(args.pack))
     print(f"Previewing stack '{args.stack}' offline (Pulumi SDK mock runtime, no cloud calls)",
           file=sys.stderr)
     progress = _Progress()
@@ -132,6 +139,8 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--pack", required=True, metavar="DIR", help="policy pack directory")
     policy.add_argument("--policy-config", metavar="FILE",
                         help="policy config (default: DIR/config.STACK.json)")
+    policy.add_argument("--plan", metavar="FILE",
+                        help="judge an existing plan.json instead of previewing the stack")
     policy.add_argument("--out", metavar="DIR", help="output directory (default build/STACK)")
     policy.add_argument("-C", "--cwd", default=".", metavar="DIR",
                         help="project directory holding Pulumi.yaml (default .)")

@@ -1,0 +1,78 @@
+"""The policy pack enforced through the CLI, over the Analyzer protocol, as `pulumi preview --policy-pack`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stacks", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+
+
+def test_prod_preview_passes_policies_and_writes_reports(tmp_path):
+    proc = _run("preview", "prod", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    report = json.loads((tmp_path / "policy-report.json").read_text())
+    assert report["summary"]["mandatoryViolations"] == 0
+    assert report["summary"]["policies"] == len(report["policies"]) >= 25
+    assert all(p["result"] in ("pass", "disabled", "undecided") for p in report["policies"])
+    sarif = json.loads((tmp_path / "policy-report.sarif").read_text())
+    assert sarif["version"] == "2.1.0"
+    assert {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]} == {
+        p["name"] for p in report["policies"]}
+    assert sarif["runs"][0]["results"] == []
+
+
+def _bad_plan(plan: dict) -> dict:
+    """prod, broken three ways: an unencrypted bucket, restricted data in the US, no owner tag."""
+    bad = copy.deepcopy(plan)
+    res = bad["resources"]
+    target = "hml-prod-datasets-444455556666-eu-west-1"
+    res[:] = [r for r in res if not (
+        r["type"].endswith("BucketServerSideEncryptionConfiguration")
+        and r["inputs"].get("bucket") == target)]
+    us = next(r for r in res if r["name"] == "aws-eu-west-1")
+    us_provider = {**copy.deepcopy(us), "name": "aws-us-east-1",
+                   "urn": us["urn"].replace("aws-eu-west-1", "aws-us-east-1")}
+    us_provider["inputs"]["region"] = "us-east-1"
+    # provider default tags count, so the owner must be missing there too
+    defaults = json.loads(us_provider["inputs"]["defaultTags"])
+    del defaults["tags"]["owner"]
+    us_provider["inputs"]["defaultTags"] = json.dumps(defaults)
+    res.append(us_provider)
+    for r in res:
+        if r["type"] == "aws:s3/bucket:Bucket" and r["inputs"]["bucket"] == target:
+            r["provider"] = us_provider["urn"]
+            del r["inputs"]["tags"]["owner"]
+    return bad
+
+
+def test_bad_stack_is_rejected_with_the_right_policies(tmp_path, prod_plan):
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(_bad_plan(prod_plan)))
+    proc = _run("policy", "prod", "--pack", "policies", "--plan", str(plan_path),
+                "--policy-config", "policies/config.prod.json", "--out", str(tmp_path))
+    assert proc.returncode == 1, proc.stderr + proc.stdout
+    report = json.loads((tmp_path / "policy-report.json").read_text())
+    failed = {p["name"]: p for p in report["policies"] if p["result"] == "fail"}
+    urn_hits = lambda name: " ".join(v["urn"] or "" for v in failed[name]["violations"])  # noqa: E731
+    assert any("encrypt" in n for n in failed), sorted(failed)
+    assert any("residency" in n or "region" in n for n in failed), sorted(failed)
+    assert any("tag" in n for n in failed), sorted(failed)
+    for name in failed:
+        assert "datasets-aws-eu-west-1" in urn_hits(name) or failed[name]["violations"][0]["urn"] is None
+    assert "mandatory" in proc.stdout
+    sarif = json.loads((tmp_path / "policy-report.sarif").read_text())
+    assert {r["ruleId"] for r in sarif["runs"][0]["results"]} == set(failed)
+
+
+def test_unknown_pack_dir_is_a_usage_error(tmp_path):
+    proc = _run("policy", "dev", "--pack", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert "not a policy pack" in proc.stderr
