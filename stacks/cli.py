@@ -16,9 +16,10 @@ from stacks.config import PlatformConfig
 from stacks.offline import Captured
 from stacks.plan import write_plan
 from stacks.policy_report import build_report, report_lines, write_reports
-from stacks.preview import PreviewError, run_preview
+from stacks.policy_config import policy_config_for
+from stacks.preview import PreviewError, load_platform, run_preview
 from stacks.render import summary_lines, tree_lines
-from stacks.stackfile import StackFileError
+from stacks.stackfile import StackFileError, read_stack
 from stacks.validation import ConfigError
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_PROGRAM = 0, 1, 2, 3
@@ -116,6 +117,23 @@ def _preview(args: argparse.Namespace) -> int:
     return _enforce(args, result.plan, out_dir, pack_dir)
 
 
+def _policy_config(args: argparse.Namespace) -> int:
+    project_dir = Path(args.cwd)
+    try:
+        cfg = load_platform(read_stack(project_dir, args.stack))
+    except (ConfigError, StackFileError) as err:
+        print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):\n{err}", file=sys.stderr)
+        return EXIT_USAGE
+    text = json.dumps(policy_config_for(cfg), indent=2) + "\n"
+    if args.write:
+        path = project_dir / "policies" / f"config.{args.stack}.json"
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _schema(_: argparse.Namespace) -> int:
     print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
     return EXIT_OK
@@ -146,6 +164,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="project directory holding Pulumi.yaml (default .)")
     policy.add_argument("--debug", action="store_true", help="show tracebacks of program errors")
     policy.set_defaults(func=_preview, no_policy=False)
+    pcfg = sub.add_parser("policy-config",
+                          help="print (or --write) policies/config.STACK.json from the stack config")
+    pcfg.add_argument("stack")
+    pcfg.add_argument("--write", action="store_true", help="write policies/config.STACK.json")
+    pcfg.add_argument("-C", "--cwd", default=".", metavar="DIR")
+    pcfg.set_defaults(func=_policy_config)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.set_defaults(func=_schema)
     return parser

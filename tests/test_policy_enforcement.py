@@ -76,3 +76,27 @@ def test_unknown_pack_dir_is_a_usage_error(tmp_path):
     proc = _run("policy", "dev", "--pack", str(tmp_path), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2
     assert "not a policy pack" in proc.stderr
+
+
+def test_policy_config_files_match_the_stack_files():
+    # `hybrid-ml policy-config STACK --write` regenerates them; a stack change must be carried over.
+    from stacks.policy_config import policy_config_for
+    from stacks.preview import load_platform
+    from stacks.stackfile import read_stack
+
+    for stack in ("dev", "prod"):
+        expected = policy_config_for(load_platform(read_stack(ROOT, stack)))
+        committed = json.loads((ROOT / "policies" / f"config.{stack}.json").read_text())
+        assert committed == expected, f"policies/config.{stack}.json drifted from Pulumi.{stack}.yaml"
+
+
+def test_policy_config_follows_a_changed_residency_plan(tmp_path):
+    from stacks.policy_config import policy_config_for
+    from stacks.validation import parse_platform
+    from tests.conftest import stack_platform
+
+    platform = stack_platform("prod")
+    platform["residency"]["classifications"]["restricted"]["allowedRegions"] = ["eu-central-1"]
+    platform["storage"]["stores"] = []
+    cfg = policy_config_for(parse_platform(platform))
+    assert cfg["data-residency"]["classifications"]["restricted"]["allowedRegions"] == ["eu-central-1"]
