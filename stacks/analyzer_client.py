@@ -48,9 +48,11 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc, engine_pb2_grpc
 
-SECRET_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the CLI sends every unknown as this
+# The wire sentinels and plan.json's stand-ins are defined once, beside the capture that writes them.
+from stacks.offline import SECRET_SIG, UNKNOWN
+from stacks.offline import SIG_KEY as SECRET_KEY
+from stacks.plan import SECRET_TEXT, UNKNOWN_TEXT
+
 LEVELS = {pb.ADVISORY: "advisory", pb.MANDATORY: "mandatory", pb.REMEDIATE: "remediate",
           pb.DISABLED: "disabled"}
 _SEVERITY = {1: "low", 2: "medium", 3: "high", 4: "critical"}
@@ -367,10 +369,10 @@ def _level_enum(name: str, level: str) -> int:
 
 def _to_wire(value: Any, path: str, secret_paths: set[str]) -> Any:
     """The wire form; ``secret_paths`` gets ".a.0.b" paths, as pulumi_policy prints them."""
-    if value == "[secret]":
+    if value == SECRET_TEXT:
         secret_paths.add(path)
         return {SECRET_KEY: SECRET_SIG, "value": UNKNOWN}
-    if value == "[unknown]":
+    if value == UNKNOWN_TEXT:
         return UNKNOWN
     if isinstance(value, dict):
         return {k: _to_wire(v, f"{path}.{k}", secret_paths) for k, v in value.items()}
