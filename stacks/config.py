@@ -8,9 +8,10 @@ this model: it only names the secret config keys (set with
 
 from __future__ import annotations
 
-from typing import Literal
+from ipaddress import IPv4Address, IPv4Network
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from components.regions import AWS_REGIONS, AZURE_LOCATIONS, GCP_REGIONS
@@ -23,6 +24,16 @@ CONFIG_KEY = "platform"
 _NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 _SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+def _text(value: object) -> object:
+    # pydantic would read an integer (or true) as an address; a typo must not become 0.0.0.1/32.
+    if not isinstance(value, (str, IPv4Address, IPv4Network)):
+        raise ValueError("must be written as text, e.g. 10.0.0.0/16 or 198.51.100.10")
+    return value
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_text)]
+Ipv4 = Annotated[IPv4Address, BeforeValidator(_text)]
 
 Environment = Literal[ENVIRONMENTS]  # type: ignore[valid-type]
 CloudSite = Literal["aws", "gcp", "azure"]
@@ -167,6 +178,65 @@ class Storage(_Model):
     """The artifact stores."""
 
 
+class VpnDevice(_Model):
+    """An on-prem VPN device that terminates the tunnels to every cloud."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
+    """Device name (lowercase, 2-16 characters), part of tunnel and file names."""
+    public_ip: Ipv4
+    """The device's public IPv4 address, the peer address of every cloud tunnel."""
+
+
+class OnPremNetwork(_Model):
+    """The on-prem end of the hybrid network."""
+
+    cidrs: list[Cidr] = Field(min_length=1)
+    """Every address range used on-prem (LANs, node, pod and service ranges) that clouds must reach or avoid."""
+    asn: int
+    """The on-prem BGP ASN (private: 64512-65534 or 4200000000-4294967294)."""
+    vpn_devices: list[VpnDevice] = Field(min_length=1, max_length=2)
+    """One or two VPN devices (two give the redundant topologies on every cloud)."""
+
+
+class CloudNetwork(_Model):
+    """One cloud region's private network and its VPN gateway."""
+
+    cidr: Cidr
+    """The network's address range; subnets and cluster ranges are carved from it."""
+    asn: int
+    """The BGP ASN of this region's VPN gateway / Cloud Router (unique in the plan)."""
+
+
+class AwsNetwork(CloudNetwork):
+    """An AWS VPC."""
+
+    zones: int = Field(default=3, ge=2, le=3)
+    """Availability zones to spread subnets over."""
+    nat_gateways: Literal["none", "single", "perZone"] = "single"
+    """NAT gateways for outbound internet: none, one shared, or one per zone (HA)."""
+
+
+class Network(_Model):
+    """The hybrid network: address plan, BGP ASNs and VPN peers."""
+
+    onprem: OnPremNetwork | None = None
+    """The on-prem ranges, ASN and VPN devices (required when the on-prem site is enabled)."""
+    aws: dict[Literal[tuple(sorted(AWS_REGIONS))], AwsNetwork] = Field(default_factory=dict)  # type: ignore[valid-type]
+    """The VPC of each AWS region, by region."""
+    gcp: dict[Literal[tuple(sorted(GCP_REGIONS))], CloudNetwork] = Field(default_factory=dict)  # type: ignore[valid-type]
+    """The subnet ranges of each GCP region, by region (one global VPC)."""
+    azure: dict[Literal[tuple(sorted(AZURE_LOCATIONS))], CloudNetwork] = Field(default_factory=dict)  # type: ignore[valid-type]
+    """The VNet of each Azure location, by location."""
+    extra_private_ranges: list[Cidr] = Field(default_factory=list)
+    """Non-RFC 1918 ranges explicitly allowed as private (e.g. 100.64.0.0/10)."""
+    tunnel_inside_pool: Cidr = IPv4Network("169.254.21.0/24")
+    """Link-local pool for tunnel inside addresses (169.254.21.0/24 or 169.254.22.0/24 when Azure is used)."""
+    flow_log_retention_days: int = Field(default=90, ge=7, le=365)
+    """Days VPC/VNet flow logs are kept."""
+    psk_rotation: int = Field(default=1, ge=1)
+    """Bump to generate new VPN pre-shared keys on every tunnel (see runbooks)."""
+
+
 class PlatformConfig(_Model):
     """The whole platform configuration of one stack."""
 
@@ -184,6 +254,8 @@ class PlatformConfig(_Model):
     """Standard tag values."""
     storage: Storage = Field(default_factory=Storage)
     """Artifact storage."""
+    network: Network | None = None
+    """The hybrid network; without it no cloud networks or VPNs are built."""
 
     @property
     def prefix(self) -> str:
@@ -207,6 +279,9 @@ class PlatformConfig(_Model):
 
     def store_sites(self, store: ArtifactStoreConfig) -> list[CloudSite]:
         return list(store.sites) if store.sites is not None else self.enabled_clouds()
+
+    def onprem_enabled(self) -> bool:
+        return self.sites.onprem is not None and self.sites.onprem.enabled
 
     def store_classification(self, store: ArtifactStoreConfig) -> str:
         return store.data_classification or self.residency.default_classification

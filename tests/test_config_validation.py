@@ -68,7 +68,8 @@ def test_unknown_region_lists_the_allowed_ones():
 def test_region_outside_residency_plan():
     p = stack_platform("prod")
     p["sites"]["aws"]["regions"].append("us-east-1")
-    [line] = problems_of(p)
+    [line, missing_network] = problems_of(p)
+    assert missing_network.startswith("hybrid-ml-platform:platform.network.aws.us-east-1: missing")
     assert line.startswith("hybrid-ml-platform:platform.sites.aws.regions[2]: bad value 'us-east-1'")
     assert "outside the residency plan" in line and "eu-central-1" in line
 
