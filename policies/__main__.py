@@ -10,6 +10,7 @@ from pathlib import Path
 import encryption
 import exposure
 import kubernetes_workloads
+import network
 import protection
 import residency
 import tagging
@@ -28,6 +29,7 @@ PolicyPack(
         *exposure.POLICIES,
         *protection.POLICIES,
         *kubernetes_workloads.POLICIES,
+        *network.POLICIES,
     ],
     readme=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     provider="multi-cloud",

@@ -21,6 +21,7 @@ RULE_MODULES = [
     "exposure",
     "protection",
     "kubernetes_workloads",
+    "network",
 ]
 TEST_MODULES = [
     "test_policy_encryption",
@@ -30,6 +31,7 @@ TEST_MODULES = [
     "test_policy_exposure",
     "test_policy_protection",
     "test_policy_kubernetes",
+    "test_policy_network",
 ]
 
 
@@ -42,7 +44,7 @@ def info():
 def test_every_policy_declares_name_level_severity_and_remediation(info) -> None:
     policies = info.policies
     assert info.pack_name == "hybrid-ml-security" and info.pack_version == "0.1.0"
-    assert len(policies) == len({p.name for p in policies}) == 31
+    assert len(policies) == len({p.name for p in policies}) == 33
     for p in policies:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", p.name), p.name
         assert p.description and p.display_name and p.remediation_steps, p.name
@@ -55,6 +57,7 @@ def test_every_policy_declares_name_level_severity_and_remediation(info) -> None
         "s3-bucket-public-access-block",
         "s3-bucket-versioning",
         "azure-blob-soft-delete",
+        "network-flow-logs",
     }
 
 
