@@ -58,6 +58,8 @@ class Capture:
     resources: list[Captured] = field(default_factory=list)
     #: Warnings and errors the program logged to the engine (e.g. deprecated inputs).
     diagnostics: list[str] = field(default_factory=list)
+    #: The stack outputs (`pulumi.export`), in wire form like the inputs.
+    outputs: dict[str, Any] = field(default_factory=dict)
 
 
 class _EngineLog(logging.Handler):
@@ -69,7 +71,7 @@ class _EngineLog(logging.Handler):
         self._capture.diagnostics.append(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
-class _PreviewMocks(mocks.Mocks):
+class PreviewMocks(mocks.Mocks):
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str | None, dict]:
         # A real preview knows a new resource's inputs, not its id or computed outputs.
         # Only scalar inputs are echoed: structured outputs can differ in shape from
@@ -100,8 +102,9 @@ def _provider_urn(ref: str) -> str | None:
 
 
 class _CapturingMonitor(mocks.MockMonitor):
-    def __init__(self, capture: Capture, on_register: Callable[[Captured], None] | None):
-        super().__init__(_PreviewMocks())
+    def __init__(self, capture: Capture, on_register: Callable[[Captured], None] | None,
+                 resource_mocks: mocks.Mocks | None = None):
+        super().__init__(resource_mocks or PreviewMocks())
         self._capture = capture
         self._on_register = on_register
 
@@ -138,6 +141,14 @@ class _CapturingMonitor(mocks.MockMonitor):
         return response
 
 
+    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        # The stack's exports arrive here once the program has finished, as the engine
+        # receives them: secrets wrapped, values unknown at preview as the unknown sentinel.
+        if request.urn.split("::")[2] == STACK_TYPE:
+            self._capture.outputs = _int_floats(json_format.MessageToDict(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
 def _options(request: Any) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if request.deleteBeforeReplace:
@@ -172,14 +183,17 @@ def run_program(
     config: dict[str, Any],
     secret_values: dict[str, str],
     on_register: Callable[[Captured], None] | None = None,
+    resource_mocks: mocks.Mocks | None = None,
 ) -> Capture:
     """Run `program` as `pulumi preview` would, with `config` and `secret_values` set.
 
     `config` maps namespaced keys to values (objects are passed as JSON, as the
-    CLI does); `secret_values` are set as secret config keys.
+    CLI does); `secret_values` are set as secret config keys. `resource_mocks`
+    replaces the preview's stand-in for the engine (tests use it to make
+    generated values known, e.g. to trace where a key flows).
     """
     capture = Capture(project=project, stack=stack_name)
-    monitor = _CapturingMonitor(capture, on_register)
+    monitor = _CapturingMonitor(capture, on_register, resource_mocks)
     runtime_config = {
         k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()
     }
@@ -222,6 +236,6 @@ def default_provider_violations(capture: Capture, disabled: list[str]) -> list[s
 
 
 __all__ = [
-    "Capture", "Captured", "OfflineInvokeError", "run_program", "default_provider_violations",
+    "Capture", "Captured", "OfflineInvokeError", "PreviewMocks", "run_program", "default_provider_violations",
     "SECRET_SIG", "SIG_KEY", "UNKNOWN", "RESOURCE_SIG",
 ]

@@ -49,6 +49,8 @@ def build_plan(capture: Capture) -> dict[str, Any]:
             # Stable order (registration order depends on task scheduling): stack first.
             for r in sorted(capture.resources, key=lambda r: (r.parent is not None, r.urn))
         ],
+        # What `pulumi stack output --json` shows after an update; unknowns until then.
+        "outputs": redact(capture.outputs),
     }
 
 

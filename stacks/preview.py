@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.config import CONFIG_KEY, PlatformConfig
-from stacks.offline import Captured, default_provider_violations, run_program
+from stacks.offline import Capture, Captured, default_provider_violations, run_program
 from stacks.plan import build_plan
 from stacks.stackfile import StackFile, read_stack
 from stacks.validation import ROOT_PATH, ConfigError, ConfigProblem, parse_platform
@@ -28,6 +28,8 @@ class PreviewResult:
     config: PlatformConfig
     plan: dict[str, Any]
     diagnostics: list[str]
+    #: The raw registrations (wire form, secrets wrapped); never written anywhere as is.
+    capture: Capture
 
 
 def load_platform(stack_file: StackFile) -> PlatformConfig:
@@ -54,6 +56,7 @@ def run_preview(
     stack: str,
     on_register: Callable[[Captured], None] | None = None,
     program: Callable[[], None] | None = None,
+    resource_mocks: Any = None,
 ) -> PreviewResult:
     """Preview `stack` of the project in `project_dir` without a CLI, backend or cloud."""
     from stacks.program import main  # the same entry point `__main__.py` runs
@@ -67,6 +70,7 @@ def run_preview(
         config=stack_file.config,
         secret_values={k: PLACEHOLDER for k in _secret_keys(stack_file, cfg)},
         on_register=on_register,
+        resource_mocks=resource_mocks,
     )
     disabled = stack_file.config.get("pulumi:disable-default-providers") or []
     problems = default_provider_violations(capture, list(disabled))
@@ -74,5 +78,5 @@ def run_preview(
         raise PreviewError("\n".join(problems))
     return PreviewResult(
         stack_file=stack_file, config=cfg, plan=build_plan(capture),
-        diagnostics=capture.diagnostics,
+        diagnostics=capture.diagnostics, capture=capture,
     )

@@ -1,0 +1,258 @@
+"""A private AWS VPC laid out by the address plan, with encrypted flow logs."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from components import naming, network_plan
+from components.regions import AWS_REGIONS
+from components.tags import StandardTags, aws_tags
+
+#: The only values CloudWatch Logs accepts for retention_in_days (in the range config allows).
+LOG_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+                                1096, 1827, 2192, 2557, 2922, 3288, 3653})
+
+
+class NetworkArgs(BaseModel):
+    """Arguments of an AWS network (one VPC in one region)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    prefix: str = Field(description="Name prefix, e.g. `hml-prod`.")
+    region: str = Field(description="AWS region of the VPC (must match the provider).")
+    cidr: str = Field(description="The VPC's CIDR; subnets come from `network_plan.aws_layout`.")
+    zones: int = Field(ge=2, le=3, description="Availability zones to spread subnets over.")
+    nat_gateways: Literal["none", "single", "perZone"] = Field(
+        description="Outbound internet: none (no IGW/NAT at all), one shared NAT, or one per zone.")
+    flow_log_retention_days: int = Field(description="Days VPC flow logs are kept.")
+    account_id: str = Field(pattern=r"^\d{12}$", description="AWS account that owns the VPC.")
+    tags: StandardTags = Field(description="Standard tags put on every taggable resource.")
+    protect: bool = Field(description="Protect stateful resources (flow-log key and log group).")
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in AWS_REGIONS:
+            raise ValueError(f"unknown AWS region {value!r}")
+        return value
+
+    @field_validator("cidr")
+    @classmethod
+    def _vpc_sized(cls, value: str) -> str:
+        net = ipaddress.ip_network(value, strict=True)
+        lo, hi = network_plan.MIN_PREFIX["aws"], network_plan.MAX_PREFIX["aws"]
+        if not lo <= net.prefixlen <= hi:
+            raise ValueError(f"VPC CIDR {value} must be a /{lo} to /{hi}")
+        return str(net)
+
+    @field_validator("flow_log_retention_days")
+    @classmethod
+    def _cloudwatch_retention(cls, value: int) -> int:
+        # Refused here rather than by the AWS API at `pulumi up`.
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"CloudWatch Logs keeps logs {sorted(LOG_RETENTION_DAYS)} days only")
+        return value
+
+
+def _doc(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _key_policy(account_id: str, region: str, log_group_arn: str) -> str:
+    # CloudWatch Logs may use the key for exactly one log group: the encryption-context
+    # condition stops any other log group in the account from borrowing it.
+    return _doc(
+        {"Sid": "AccountAdministers", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*",
+         "Resource": "*"},
+        {"Sid": "CloudWatchLogsEncryptsFlowLogs", "Effect": "Allow",
+         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                    "kms:Describe*"],
+         "Resource": "*",
+         "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}}},
+    )
+
+
+def _delivery_trust(account_id: str, region: str) -> str:
+    # Source conditions stop another account's flow logs from using this role (confused deputy).
+    return _doc({
+        "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:ec2:{region}:{account_id}:vpc-flow-log/*"},
+        },
+    })
+
+
+def _delivery_policy(account_id: str, region: str, log_group_arn: str) -> str:
+    # Write to the one log group only (created here, so no logs:CreateLogGroup).
+    return _doc(
+        {"Sid": "WriteFlowLogs", "Effect": "Allow",
+         "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+         "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"]},
+        # A list call: it can be scoped to the account and region, not to one group.
+        {"Sid": "FindLogGroup", "Effect": "Allow", "Action": "logs:DescribeLogGroups",
+         "Resource": f"arn:aws:logs:{region}:{account_id}:log-group:*"},
+    )
+
+
+class Network(pulumi.ComponentResource):
+    """A VPC with private subnets per zone and, unless `nat_gateways` is none, small public
+    subnets holding only NAT gateways and internet-facing load balancers.
+
+    Guarantees: subnets exactly as `network_plan.aws_layout`; no instance gets a public IP
+    on launch; one private route table per zone (so per-zone NAT keeps traffic in its zone);
+    the default security group has no rules; flow logs of ALL traffic go to a CloudWatch log
+    group encrypted with a rotating customer-managed key, kept `flow_log_retention_days`;
+    the key and log group are protected when `args.protect`.
+    """
+
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: list[pulumi.Output[str]]
+    public_subnet_ids: list[pulumi.Output[str]]
+    private_route_table_ids: list[pulumi.Output[str]]
+    cidr: str
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("hybridml:aws:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = aws_tags(args.tags)
+        layout = network_plan.aws_layout(args.cidr, args.zones)
+        zones = network_plan.aws_zones(args.region, args.zones)
+        base = f"{args.prefix}-{args.region}"
+
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc", cidr_block=args.cidr, enable_dns_support=True,
+            enable_dns_hostnames=True, tags={**tags, "Name": base}, opts=child,
+        )
+        # Adopting the default security group with no rules removes AWS's allow-all-within-group
+        # default, so nothing can use it by accident.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
+            tags={**tags, "Name": f"{base}-default-locked"}, opts=child,
+        )
+
+        public_ids: list[pulumi.Output[str]] = []
+        nat_ids: list[pulumi.Output[str]] = []
+        if args.nat_gateways != "none":
+            igw = aws.ec2.InternetGateway(
+                f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": base}, opts=child)
+            public_rt = aws.ec2.RouteTable(
+                f"{name}-public-rt", vpc_id=vpc.id, tags={**tags, "Name": f"{base}-public"},
+                opts=child)
+            aws.ec2.Route(f"{name}-public-default", route_table_id=public_rt.id,
+                          destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child)
+            nat_count = 1 if args.nat_gateways == "single" else args.zones
+            for i, (zone, cidr) in enumerate(zip(zones, layout["public"], strict=True)):
+                z = zone[-1]
+                subnet = aws.ec2.Subnet(
+                    f"{name}-public-{z}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
+                    map_public_ip_on_launch=False,
+                    tags={**tags, "Name": f"{base}-public-{z}", "tier": "public",
+                          "kubernetes.io/role/elb": "1"},
+                    opts=child,
+                )
+                aws.ec2.RouteTableAssociation(f"{name}-public-{z}-rta", subnet_id=subnet.id,
+                                              route_table_id=public_rt.id, opts=child)
+                public_ids.append(subnet.id)
+                if i < nat_count:
+                    # NAT and its address need the IGW attached first, or creation fails.
+                    after_igw = pulumi.ResourceOptions(parent=self, depends_on=[igw])
+                    eip = aws.ec2.Eip(f"{name}-nat-{z}-eip", domain="vpc",
+                                      tags={**tags, "Name": f"{base}-nat-{z}"}, opts=after_igw)
+                    nat = aws.ec2.NatGateway(
+                        f"{name}-nat-{z}", allocation_id=eip.allocation_id, subnet_id=subnet.id,
+                        connectivity_type="public", tags={**tags, "Name": f"{base}-nat-{z}"},
+                        opts=after_igw,
+                    )
+                    nat_ids.append(nat.id)
+
+        private_ids: list[pulumi.Output[str]] = []
+        private_rt_ids: list[pulumi.Output[str]] = []
+        for i, (zone, cidr) in enumerate(zip(zones, layout["private"], strict=True)):
+            z = zone[-1]
+            subnet = aws.ec2.Subnet(
+                f"{name}-private-{z}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={**tags, "Name": f"{base}-private-{z}", "tier": "private",
+                      "kubernetes.io/role/internal-elb": "1"},
+                opts=child,
+            )
+            # Routes are separate resources (never inline `routes`) so that routes the VPN
+            # gateway propagates into these tables are not seen as drift.
+            rt = aws.ec2.RouteTable(f"{name}-private-{z}-rt", vpc_id=vpc.id,
+                                    tags={**tags, "Name": f"{base}-private-{z}"}, opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-private-{z}-rta", subnet_id=subnet.id,
+                                          route_table_id=rt.id, opts=child)
+            if nat_ids:
+                aws.ec2.Route(f"{name}-private-{z}-default", route_table_id=rt.id,
+                              destination_cidr_block="0.0.0.0/0",
+                              nat_gateway_id=nat_ids[i % len(nat_ids)], opts=child)
+            private_ids.append(subnet.id)
+            private_rt_ids.append(rt.id)
+
+        self._flow_logs(name, args, vpc, tags, base)
+
+        self.vpc_id = vpc.id
+        self.private_subnet_ids = private_ids
+        self.public_subnet_ids = public_ids
+        self.private_route_table_ids = private_rt_ids
+        self.cidr = args.cidr
+        self.register_outputs({
+            "vpc_id": self.vpc_id,
+            "private_subnet_ids": self.private_subnet_ids,
+            "public_subnet_ids": self.public_subnet_ids,
+            "private_route_table_ids": self.private_route_table_ids,
+            "cidr": self.cidr,
+        })
+
+    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc,
+                   tags: dict[str, str], base: str) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        group_name = f"/{args.prefix}/{args.region}/vpc-flow-logs"
+        # Known before anything exists, so the key policy can name the group exactly.
+        group_arn = f"arn:aws:logs:{args.region}:{args.account_id}:log-group:{group_name}"
+
+        key = aws.kms.Key(
+            f"{name}-flow-logs-key",
+            description=f"Encrypts the VPC flow logs of {base}",
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=30,
+            policy=_key_policy(args.account_id, args.region, group_arn),
+            tags=tags,
+            opts=keep,
+        )
+        aws.kms.Alias(f"{name}-flow-logs-key-alias",
+                      name=naming.kms_alias(args.prefix, f"{args.region}-vpc-flow-logs"),
+                      target_key_id=key.key_id, opts=child)
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs", name=group_name, kms_key_id=key.arn,
+            retention_in_days=args.flow_log_retention_days, tags=tags, opts=keep,
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs-role", name=f"{base}-vpc-flow-logs",
+            description=f"Delivers the VPC flow logs of {base} to CloudWatch Logs",
+            assume_role_policy=_delivery_trust(args.account_id, args.region),
+            tags=tags, opts=child,
+        )
+        grant = aws.iam.RolePolicy(
+            f"{name}-flow-logs-write", role=role.id,
+            policy=_delivery_policy(args.account_id, args.region, group_arn), opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-log", vpc_id=vpc.id, traffic_type="ALL",
+            log_destination_type="cloud-watch-logs", log_destination=group.arn,
+            iam_role_arn=role.arn, tags={**tags, "Name": base},
+            # Delivery fails (and AWS marks the flow log as failed) until the role may write.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
+        )
