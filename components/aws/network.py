@@ -153,15 +153,9 @@ class Network(pulumi.ComponentResource):
             nat_count = 1 if args.nat_gateways == "single" else args.zones
             for i, (zone, cidr) in enumerate(zip(zones, layout["public"], strict=True)):
                 z = zone[-1]
-                subnet = aws.ec2.Subnet(
-                    f"{name}-public-{z}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags={**tags, "Name": f"{base}-public-{z}", "tier": "public",
-                          "kubernetes.io/role/elb": "1"},
-                    opts=child,
-                )
-                aws.ec2.RouteTableAssociation(f"{name}-public-{z}-rta", subnet_id=subnet.id,
-                                              route_table_id=public_rt.id, opts=child)
+                subnet = self._subnet(f"{name}-public-{z}", vpc, zone, cidr, public_rt,
+                                      {**tags, "Name": f"{base}-public-{z}", "tier": "public",
+                                       "kubernetes.io/role/elb": "1"})
                 public_ids.append(subnet.id)
                 if i < nat_count:
                     # NAT and its address need the IGW attached first, or creation fails.
@@ -179,19 +173,13 @@ class Network(pulumi.ComponentResource):
         private_rt_ids: list[pulumi.Output[str]] = []
         for i, (zone, cidr) in enumerate(zip(zones, layout["private"], strict=True)):
             z = zone[-1]
-            subnet = aws.ec2.Subnet(
-                f"{name}-private-{z}", vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags={**tags, "Name": f"{base}-private-{z}", "tier": "private",
-                      "kubernetes.io/role/internal-elb": "1"},
-                opts=child,
-            )
             # Routes are separate resources (never inline `routes`) so that routes the VPN
             # gateway propagates into these tables are not seen as drift.
             rt = aws.ec2.RouteTable(f"{name}-private-{z}-rt", vpc_id=vpc.id,
                                     tags={**tags, "Name": f"{base}-private-{z}"}, opts=child)
-            aws.ec2.RouteTableAssociation(f"{name}-private-{z}-rta", subnet_id=subnet.id,
-                                          route_table_id=rt.id, opts=child)
+            subnet = self._subnet(f"{name}-private-{z}", vpc, zone, cidr, rt,
+                                  {**tags, "Name": f"{base}-private-{z}", "tier": "private",
+                                   "kubernetes.io/role/internal-elb": "1"})
             if nat_ids:
                 aws.ec2.Route(f"{name}-private-{z}-default", route_table_id=rt.id,
                               destination_cidr_block="0.0.0.0/0",
@@ -213,6 +201,17 @@ class Network(pulumi.ComponentResource):
             "private_route_table_ids": self.private_route_table_ids,
             "cidr": self.cidr,
         })
+
+    def _subnet(self, name: str, vpc: aws.ec2.Vpc, zone: str, cidr: str,
+                table: aws.ec2.RouteTable, tags: dict[str, str]) -> aws.ec2.Subnet:
+        child = pulumi.ResourceOptions(parent=self)
+        # No public IPs on launch, even in public subnets: only NAT gateways and load
+        # balancers live there, and they bring their own addresses.
+        subnet = aws.ec2.Subnet(name, vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
+                                map_public_ip_on_launch=False, tags=tags, opts=child)
+        aws.ec2.RouteTableAssociation(f"{name}-rta", subnet_id=subnet.id, route_table_id=table.id,
+                                      opts=child)
+        return subnet
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc,
                    tags: dict[str, str], base: str) -> None:
