@@ -14,6 +14,8 @@ from pathlib import Path
 from stacks.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.config import PlatformConfig
 from stacks.offline import Captured
+from stacks.network import ONPREM_OUTPUT
+from stacks.onprem_config import OnPremConfigError, write_onprem
 from stacks.plan import write_plan
 from stacks.policy_report import build_report, report_lines, write_reports
 from stacks.policy_config import policy_config_for
@@ -111,10 +113,33 @@ def _preview(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(result.plan)))
     path = write_plan(result.plan, out_dir)
     print(f"\nPlan written to {path}")
+    onprem = result.plan["outputs"].get(ONPREM_OUTPUT)
+    if onprem is not None:
+        print(f"On-prem VPN device config written to {write_onprem(onprem, args.stack, out_dir)}/")
     if args.no_policy:
         return EXIT_OK
     pack_dir = Path(args.pack) if getattr(args, "pack", None) else project_dir / "policies"
     return _enforce(args, result.plan, out_dir, pack_dir)
+
+
+def _onprem_config(args: argparse.Namespace) -> int:
+    try:
+        outputs = json.loads(Path(args.outputs).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"error: cannot read stack outputs {args.outputs}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if not isinstance(outputs, dict) or ONPREM_OUTPUT not in outputs:
+        print(f"error: {args.outputs} has no {ONPREM_OUTPUT!r} output; is this "
+              f"`pulumi stack output --stack {args.stack} --json` of a stack with on-prem VPNs?",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        root = write_onprem(outputs[ONPREM_OUTPUT], args.stack, Path(args.out))
+    except OnPremConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"On-prem VPN device config written to {root}/", file=sys.stderr)
+    return EXIT_OK
 
 
 def _policy_config(args: argparse.Namespace) -> int:
@@ -170,6 +195,14 @@ def _parser() -> argparse.ArgumentParser:
     pcfg.add_argument("--write", action="store_true", help="write policies/config.STACK.json")
     pcfg.add_argument("-C", "--cwd", default=".", metavar="DIR")
     pcfg.set_defaults(func=_policy_config)
+    onprem = sub.add_parser(
+        "onprem-config",
+        help="render the on-prem VPN device config from `pulumi stack output --json`")
+    onprem.add_argument("stack")
+    onprem.add_argument("--outputs", required=True, metavar="FILE",
+                        help="the JSON of `pulumi stack output --stack STACK --json` (no secrets needed)")
+    onprem.add_argument("--out", required=True, metavar="DIR", help="writes DIR/onprem/")
+    onprem.set_defaults(func=_onprem_config)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.set_defaults(func=_schema)
     return parser

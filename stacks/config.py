@@ -231,8 +231,8 @@ class Network(_Model):
     """Non-RFC 1918 ranges explicitly allowed as private (e.g. 100.64.0.0/10)."""
     tunnel_inside_pool: Cidr = IPv4Network("169.254.21.0/24")
     """Link-local pool for tunnel inside addresses (169.254.21.0/24 or 169.254.22.0/24 when Azure is used)."""
-    flow_log_retention_days: int = Field(default=90, ge=7, le=365)
-    """Days VPC/VNet flow logs are kept."""
+    flow_log_retention_days: Literal[7, 14, 30, 60, 90, 120, 150, 180, 365] = 90
+    """Days VPC/VNet flow logs are kept (values CloudWatch Logs accepts)."""
     psk_rotation: int = Field(default=1, ge=1)
     """Bump to generate new VPN pre-shared keys on every tunnel (see runbooks)."""
 

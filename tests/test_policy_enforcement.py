@@ -53,14 +53,19 @@ def _bad_plan(plan: dict) -> dict:
     return bad
 
 
-def test_bad_stack_is_rejected_with_the_right_policies(tmp_path, prod_plan):
+def _judge(plan: dict, tmp_path) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run the pack over `plan` through the CLI; expect exit 1; the failed policies by name."""
     plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(_bad_plan(prod_plan)))
+    plan_path.write_text(json.dumps(plan))
     proc = _run("policy", "prod", "--pack", "policies", "--plan", str(plan_path),
                 "--policy-config", "policies/config.prod.json", "--out", str(tmp_path))
     assert proc.returncode == 1, proc.stderr + proc.stdout
     report = json.loads((tmp_path / "policy-report.json").read_text())
-    failed = {p["name"]: p for p in report["policies"] if p["result"] == "fail"}
+    return proc, {p["name"]: p for p in report["policies"] if p["result"] == "fail"}
+
+
+def test_bad_stack_is_rejected_with_the_right_policies(tmp_path, prod_plan):
+    proc, failed = _judge(_bad_plan(prod_plan), tmp_path)
     urn_hits = lambda name: " ".join(v["urn"] or "" for v in failed[name]["violations"])  # noqa: E731
     assert any("encrypt" in n for n in failed), sorted(failed)
     assert any("residency" in n or "region" in n for n in failed), sorted(failed)
@@ -100,3 +105,33 @@ def test_policy_config_follows_a_changed_residency_plan(tmp_path):
     platform["storage"]["stores"] = []
     cfg = policy_config_for(parse_platform(platform))
     assert cfg["data-residency"]["classifications"]["restricted"]["allowedRegions"] == ["eu-central-1"]
+
+
+def _weak_vpn_plan(plan: dict) -> dict:
+    """prod with the VPNs downgraded on every cloud, as a careless edit would do."""
+    bad = copy.deepcopy(plan)
+    for r in bad["resources"]:
+        i = r["inputs"]
+        if r["type"] == "aws:ec2/vpnConnection:VpnConnection":
+            i["tunnel1IkeVersions"] = ["ikev1", "ikev2"]
+            i["tunnel2Phase1EncryptionAlgorithms"] = ["AES128"]
+            i["tunnel2Phase1DhGroupNumbers"] = [2]
+        elif r["type"] == "gcp:compute/vPNTunnel:VPNTunnel":
+            i["ikeVersion"] = 1
+        elif r["type"] == "azure-native:network:VirtualNetworkGatewayConnection":
+            i["ipsecPolicies"][0]["ikeEncryption"] = "DES3"
+            i["ipsecPolicies"][0]["pfsGroup"] = "PFS1"
+        elif r["type"] == "aws:ec2/subnet:Subnet":
+            i["mapPublicIpOnLaunch"] = True
+    return bad
+
+
+def test_weak_vpn_fixture_fails_on_every_cloud(tmp_path, prod_plan):
+    _, failed = _judge(_weak_vpn_plan(prod_plan), tmp_path)
+    assert set(failed) == {"vpn-strong-crypto", "subnet-no-auto-public-ip"}
+    messages = " ".join(v["message"] for v in failed["vpn-strong-crypto"]["violations"])
+    for fragment in ("'ikev1'", "'AES128'", "[2]", "ikeVersion is 1", "'DES3'", "'PFS1'"):
+        assert fragment in messages
+    clouds = {v["urn"].split("::")[2].split("$")[-1].split(":")[0]
+              for v in failed["vpn-strong-crypto"]["violations"]}
+    assert clouds == {"aws", "gcp", "azure-native"}

@@ -41,7 +41,7 @@ def test_dev_plan_shape(dev_plan):
     for r in dev_plan["resources"]:
         assert set(r) >= {"urn", "type", "name", "parent", "provider", "protect", "custom", "inputs"}
     clouds = {r["type"].split(":")[0] for r in _custom(dev_plan)}
-    assert clouds == {"aws"}
+    assert clouds == {"aws", "random"}  # random: the VPN pre-shared keys
     assert not any(r["protect"] for r in dev_plan["resources"])
 
 
