@@ -204,6 +204,40 @@ def _aws_tunnel_problems(props: object, n: int, f: Findings) -> list[str]:
     return problems
 
 
+GCP_STRONG = {
+    "encryptions": frozenset({"AES-GCM-16-256", "AES-CBC-256"}),
+    "integrities": frozenset({"HMAC-SHA2-256-128", "HMAC-SHA2-384-192", "HMAC-SHA2-512-256"}),
+    "prves": frozenset({"PRF-HMAC-SHA2-256", "PRF-HMAC-SHA2-384", "PRF-HMAC-SHA2-512"}),
+    "dhs": frozenset({"Group-14", "Group-15", "Group-16", "Group-19", "Group-20", "Group-21"}),
+}
+GCP_STRONG["pfs"] = GCP_STRONG["dhs"]
+# Lists that must be non-empty: without them Cloud VPN offers its default set (SHA-1, DH group 2...).
+_GCP_REQUIRED = {"phase1": ("encryptions", "prves", "dhs"), "phase2": ("encryptions", "pfs")}
+
+
+def _gcp_cipher_problems(props: object, f: Findings) -> list[str]:
+    suite = lookup(props, "cipherSuite")
+    if is_unknown(suite):
+        f.unknown(suite)
+        return []
+    if not suite:
+        return ["cipherSuite is not set (Cloud VPN then also accepts weak proposals)"]
+    problems = []
+    for phase in ("phase1", "phase2"):
+        for key in ("encryptions", "integrities", "prves", "dhs", "pfs"):
+            values = lookup(suite, phase, key)
+            if is_unknown(values):
+                f.unknown(values)
+                continue
+            items = list(elements(values, ("cipherSuite", phase, key))) if values else []
+            if not items and key in _GCP_REQUIRED[phase]:
+                problems.append(f"cipherSuite.{phase}.{key} is not set")
+            weak = [v for v in items if not is_unknown(v) and v not in GCP_STRONG[key]]
+            if weak:
+                problems.append(f"cipherSuite.{phase}.{key} allows {weak}")
+    return problems
+
+
 def check_vpn(resource_type: str, props: object, f: Findings) -> list[str]:
     if resource_type == "aws:ec2/vpnConnection:VpnConnection":
         return _aws_tunnel_problems(props, 1, f) + _aws_tunnel_problems(props, 2, f)
@@ -213,7 +247,8 @@ def check_vpn(resource_type: str, props: object, f: Findings) -> list[str]:
             f.unknown(version)
             return []
         # Absent means the provider default, IKEv2.
-        return [] if version in (None, 2) else [f"ikeVersion is {version!r}, not 2"]
+        problems = [] if version in (None, 2) else [f"ikeVersion is {version!r}, not 2"]
+        return problems + _gcp_cipher_problems(props, f)
     if resource_type == "azure-native:network:VirtualNetworkGatewayConnection":
         kind = lookup(props, "connectionType")
         if is_unknown(kind):
@@ -261,7 +296,8 @@ vpn_strong_crypto = ResourceValidationPolicy(
     description=(
         "aws:ec2 VpnConnection tunnels 1 and 2: IKE versions ikev2 only, phase 1/2 encryption "
         "AES256 or AES256-GCM-16, integrity SHA2-256/384/512, DH groups 14-21, 23, 24. "
-        "gcp:compute VPNTunnel ikeVersion 2. azure-native:network VirtualNetworkGatewayConnection "
+        "gcp:compute VPNTunnel ikeVersion 2 and a cipherSuite of AES-256, SHA-2 and DH 14+ only. "
+        "azure-native:network VirtualNetworkGatewayConnection "
         "connectionProtocol IKEv2 with ipsecPolicies using AES256/GCMAES256, SHA256+, DH/PFS 14+ or ECP."
     ),
     validate=_validate_vpn,

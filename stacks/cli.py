@@ -115,7 +115,12 @@ def _preview(args: argparse.Namespace) -> int:
     print(f"\nPlan written to {path}")
     onprem = result.plan["outputs"].get(ONPREM_OUTPUT)
     if onprem is not None:
-        print(f"On-prem VPN device config written to {write_onprem(onprem, args.stack, out_dir)}/")
+        try:
+            root = write_onprem(onprem, args.stack, out_dir)
+        except OnPremConfigError as err:
+            print(f"error: cannot render the on-prem VPN config: {err}", file=sys.stderr)
+            return EXIT_PROGRAM
+        print(f"On-prem VPN device config written to {root}/")
     if args.no_policy:
         return EXIT_OK
     pack_dir = Path(args.pack) if getattr(args, "pack", None) else project_dir / "policies"

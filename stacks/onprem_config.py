@@ -37,6 +37,13 @@ def _value(v: Any) -> str:
     return str(v)
 
 
+def _if_id(tunnel: dict[str, Any]) -> int:
+    # Fixed by the tunnel's /30 in the link-local pool, so adding a region or a device
+    # never moves an existing tunnel to another interface.
+    inside = ipaddress.ip_network(tunnel["insideCidr"])
+    return IF_ID_BASE + (int(inside.network_address) & 0xFFFF) // 4
+
+
 def _rekey(lifetime: int) -> int:
     # Rekey before the cloud end's lifetime runs out, so the cloud never has to.
     return lifetime * 9 // 10
@@ -105,6 +112,9 @@ def _xfrm(tunnels: list[dict[str, Any]]) -> str:
         "set -eu",
         "# UPLINK: the interface facing the internet (carries the encrypted packets).",
         'uplink="${UPLINK:-eth0}"',
+        "# Forward between the LAN and the tunnels; loose reverse-path filtering, because a",
+        "# cloud may answer over the other tunnel of a pair (ECMP/asymmetric return).",
+        "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=2",
     ]
     for t in tunnels:
         dev = f"xfrm{t['ifId']}"
@@ -115,6 +125,7 @@ def _xfrm(tunnels: list[dict[str, Any]]) -> str:
         lines += [
             f"# {t['name']}: {t['cloud']} {t['region']}",
             f'ip link add {dev} type xfrm dev "$uplink" if_id {t["ifId"]} 2>/dev/null || true',
+            f"ip addr flush dev {dev}",
             f"ip addr replace {t['onpremInsideIp']}/{prefix} dev {dev}",
             f"ip link set {dev} up mtu 1400",
         ]
@@ -141,6 +152,9 @@ def _frr(doc: dict[str, Any], public_ip: str, tunnels: list[dict[str, Any]]) -> 
     ]
     for rng in doc["advertisedRanges"]:
         lines.append(f"ip prefix-list ONPREM-OUT permit {rng}")
+        # FRR announces a `network` only if that exact prefix is routed (import-check is on
+        # since 7.4); a blackhole route anchors the aggregate, more-specific routes still win.
+        lines.append(f"ip route {rng} blackhole")
     clouds = sorted({(t["cloud"], t["region"]) for t in tunnels})
     for cloud, region in clouds:
         name = _in_list(cloud, region)
@@ -189,8 +203,9 @@ remote() {{ pulumi stack output onpremVpn --stack {stack} --json |
 for name in {names}; do
   key="$(printf '%s' "$keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$name")"
   printf 'ike-%s {{\\n    id = %s\\n    secret = "%s"\\n}}\\n' "$name" "$(remote "$name")" "$key" > "$dir/$name.conf"
+  chmod 600 "$dir/$name.conf"  # umask only covers new files
 done
-swanctl --load-all
+swanctl --load-all --file "${{SWANCTL_DIR:-/etc/swanctl}}/swanctl.conf"
 echo "loaded keys for {device}: {names}"
 """
 
@@ -202,10 +217,7 @@ def render_onprem(doc: dict[str, Any], stack: str) -> dict[str, str]:
     files: dict[str, str] = {}
     pending = 0
     for device, info in sorted(doc["devices"].items()):
-        tunnels = [
-            {**t, "ifId": IF_ID_BASE + i + 1}
-            for i, t in enumerate(t for t in doc["tunnels"] if t["device"] == device)
-        ]
+        tunnels = [{**t, "ifId": _if_id(t)} for t in doc["tunnels"] if t["device"] == device]
         pending += sum(_value(t["cloudAddress"]) == PENDING for t in tunnels)
         public_ip = _value(info["publicIp"])
         files[f"{device}/swanctl.conf"] = _swanctl(device, public_ip, tunnels)

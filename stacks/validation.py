@@ -225,7 +225,17 @@ def _network_problems(cfg: PlatformConfig) -> list[ConfigProblem]:
                     f"cluster ranges ({_LAYOUT[cloud]})")
             asns.append((_path(("network", cloud, region, "asn")), entry.asn))
 
+    for i, extra in enumerate(net.extra_private_ranges):
+        if extra.prefixlen < 8 or extra.overlaps(plan.LINK_LOCAL):
+            add(("extraPrivateRanges", i), str(extra),
+                "must be /8 or smaller and outside 169.254.0.0/16 (the tunnel link-local range)")
+    pool = net.tunnel_inside_pool
     for key, cidr in ranges:
+        if cidr.prefixlen < 8:
+            problems.append(ConfigProblem(key, str(cidr), "must be /8 or smaller"))
+        if cidr.overlaps(pool):
+            problems.append(ConfigProblem(key, str(cidr), f"overlaps {_path(('network', 'tunnelInsidePool'))} "
+                                          f"({pool}), the tunnels' inside addresses"))
         if not plan.is_private(cidr, list(net.extra_private_ranges)):
             problems.append(ConfigProblem(key, str(cidr),
                 "must be private: inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or "
@@ -245,7 +255,6 @@ def _network_problems(cfg: PlatformConfig) -> list[ConfigProblem]:
                                           "speaker in the plan needs its own ASN"))
         seen_asn.setdefault(asn, key)
 
-    pool = net.tunnel_inside_pool
     if not pool.subnet_of(plan.LINK_LOCAL) or pool.prefixlen > 24:
         add(("tunnelInsidePool",), str(pool), "must be a /24 (or larger) inside 169.254.0.0/16")
     elif net.azure and not any(pool.subnet_of(r) for r in plan.AZURE_APIPA):

@@ -202,3 +202,14 @@ def test_no_tunnels_without_onprem():
     p = stack_platform("prod")
     p["sites"]["onprem"]["enabled"] = False
     assert planned_tunnels(parse_platform(p)) == []
+
+
+def test_ranges_that_would_break_the_components_are_config_errors():
+    p = stack_platform("prod")
+    p["network"]["extraPrivateRanges"] = ["169.254.0.0/16", "0.0.0.0/0"]
+    p["network"]["onprem"]["cidrs"] = ["169.254.21.0/24"]
+    lines = problems_of(p)
+    assert any(line.startswith(f"{NET}.extraPrivateRanges[0]: bad value '169.254.0.0/16'") for line in lines)
+    assert any(line.startswith(f"{NET}.extraPrivateRanges[1]: bad value '0.0.0.0/0'") for line in lines)
+    assert any(line.startswith(f"{NET}.onprem.cidrs[0]: bad value '169.254.21.0/24'")
+               and "tunnelInsidePool" in line for line in lines)

@@ -179,3 +179,23 @@ def test_onprem_config_without_vpn_output_is_a_usage_error(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "no 'onpremVpn' output" in proc.stderr
+
+
+def _if_ids(files: dict[str, str]) -> dict[str, str]:
+    text = "".join(body for rel, body in files.items() if rel.endswith("swanctl.conf"))
+    return dict(re.findall(r"^    (\S+) \{\n(?:.*\n)*?        if_id_in = (\d+)$", text, re.M))
+
+
+def test_adding_a_region_keeps_every_tunnel_on_its_interface(prod_plan):
+    full = prod_plan["outputs"]["onpremVpn"]
+    before = {**full, "tunnels": [t for t in full["tunnels"] if t["region"] != "eu-central-1"]}
+    ids_before, ids_after = _if_ids(render_onprem(before, "prod")), _if_ids(render_onprem(full, "prod"))
+    assert len(ids_before) == 10 and len(ids_after) == 14
+    assert all(ids_after[name] == n for name, n in ids_before.items())
+    assert len(set(ids_after.values())) == 14
+
+
+def test_onprem_ranges_are_anchored_so_frr_announces_them(devices):
+    for dev in devices.values():
+        assert "ip route 10.0.0.0/14 blackhole" in dev["frr.conf"]
+        assert "  network 10.0.0.0/14" in dev["frr.conf"]

@@ -117,7 +117,10 @@ def _weak_vpn_plan(plan: dict) -> dict:
             i["tunnel2Phase1EncryptionAlgorithms"] = ["AES128"]
             i["tunnel2Phase1DhGroupNumbers"] = [2]
         elif r["type"] == "gcp:compute/vPNTunnel:VPNTunnel":
-            i["ikeVersion"] = 1
+            if i["vpnGatewayInterface"] == 0:
+                i["ikeVersion"] = 1
+            else:
+                i["cipherSuite"]["phase1"]["dhs"].append("Group-2")
         elif r["type"] == "azure-native:network:VirtualNetworkGatewayConnection":
             i["ipsecPolicies"][0]["ikeEncryption"] = "DES3"
             i["ipsecPolicies"][0]["pfsGroup"] = "PFS1"
@@ -130,7 +133,8 @@ def test_weak_vpn_fixture_fails_on_every_cloud(tmp_path, prod_plan):
     _, failed = _judge(_weak_vpn_plan(prod_plan), tmp_path)
     assert set(failed) == {"vpn-strong-crypto", "subnet-no-auto-public-ip"}
     messages = " ".join(v["message"] for v in failed["vpn-strong-crypto"]["violations"])
-    for fragment in ("'ikev1'", "'AES128'", "[2]", "ikeVersion is 1", "'DES3'", "'PFS1'"):
+    for fragment in ("'ikev1'", "'AES128'", "[2]", "ikeVersion is 1", "['Group-2']", "'DES3'",
+                     "'PFS1'"):
         assert fragment in messages
     clouds = {v["urn"].split("::")[2].split("$")[-1].split(":")[0]
               for v in failed["vpn-strong-crypto"]["violations"]}

@@ -74,6 +74,12 @@ STRONG_TUNNEL = {
 }
 
 
+GCP_SUITE = {
+    "phase1": {"encryptions": ["AES-GCM-16-256"], "prves": ["PRF-HMAC-SHA2-384"], "dhs": ["Group-20"]},
+    "phase2": {"encryptions": ["AES-GCM-16-256"], "pfs": ["Group-20"]},
+}
+
+
 def aws_vpn(**overrides: object) -> dict:
     inputs = {f"tunnel{n}{k}": v for n in (1, 2) for k, v in STRONG_TUNNEL.items()}
     inputs.update(overrides)
@@ -103,11 +109,22 @@ def test_aws_vpn_rules() -> None:
 
 def test_gcp_and_azure_vpn_rules() -> None:
     f, _ = findings()
-    assert (
-        check_vpn("gcp:compute/vPNTunnel:VPNTunnel", props({}), f) == []
-    )  # provider default: IKEv2
-    assert check_vpn("gcp:compute/vPNTunnel:VPNTunnel", props({"ikeVersion": 1}), f) == [
+    gcp = "gcp:compute/vPNTunnel:VPNTunnel"
+    # Absent ikeVersion is the provider default, IKEv2; the cipher suite must be pinned.
+    assert check_vpn(gcp, props({"cipherSuite": GCP_SUITE}), f) == []
+    assert check_vpn(gcp, props({"ikeVersion": 1, "cipherSuite": GCP_SUITE}), f) == [
         "ikeVersion is 1, not 2"
+    ]
+    assert check_vpn(gcp, props({}), f) == [
+        "cipherSuite is not set (Cloud VPN then also accepts weak proposals)"
+    ]
+    weak = {"phase1": {**GCP_SUITE["phase1"], "dhs": ["Group-20", "Group-2"]},
+            "phase2": {"encryptions": ["AES-CBC-128"], "integrities": ["HMAC-SHA1-96"]}}
+    assert check_vpn(gcp, props({"cipherSuite": weak}), f) == [
+        "cipherSuite.phase1.dhs allows ['Group-2']",
+        "cipherSuite.phase2.encryptions allows ['AES-CBC-128']",
+        "cipherSuite.phase2.integrities allows ['HMAC-SHA1-96']",
+        "cipherSuite.phase2.pfs is not set",
     ]
     assert (
         check_vpn(
@@ -280,10 +297,25 @@ CASES: list[Case] = [
             rec(
                 "gcp:compute/vPNTunnel:VPNTunnel",
                 "gvpn-ok",
+                {"ikeVersion": 2, "sharedSecret": "[secret]", "region": "europe-west4",
+                 "cipherSuite": GCP_SUITE},
+                provider=GCP_EU,
+            )
+        ],
+    ),
+    case(
+        "vpn-strong-crypto",
+        "gcp-default-ciphers",
+        "fail",
+        [
+            rec(
+                "gcp:compute/vPNTunnel:VPNTunnel",
+                "gvpn-default",
                 {"ikeVersion": 2, "sharedSecret": "[secret]", "region": "europe-west4"},
                 provider=GCP_EU,
             )
         ],
+        message="cipherSuite is not set",
     ),
     case(
         "vpn-strong-crypto",
