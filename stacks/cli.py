@@ -13,12 +13,12 @@ from pathlib import Path
 
 from stacks.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.config import PlatformConfig
-from stacks.offline import Captured
 from stacks.network import ONPREM_OUTPUT
+from stacks.offline import Captured
 from stacks.onprem_config import OnPremConfigError, write_onprem
 from stacks.plan import write_plan
-from stacks.policy_report import build_report, report_lines, write_reports
 from stacks.policy_config import policy_config_for
+from stacks.policy_report import build_report, report_lines, write_reports
 from stacks.preview import PreviewError, load_platform, run_preview
 from stacks.render import summary_lines, tree_lines
 from stacks.stackfile import StackFileError, read_stack

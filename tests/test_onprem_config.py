@@ -50,16 +50,16 @@ def devices(prod_plan) -> dict[str, dict[str, str]]:
 
 def _bgp(dev: dict[str, str]) -> tuple[int, dict[str, int], set[str]]:
     frr = dev["frr.conf"]
-    asn = int(re.search(r"^router bgp (\d+)$", frr, re.M).group(1))
-    neighbours = {ip: int(a) for ip, a in re.findall(r"^ neighbor (\S+) remote-as (\d+)$", frr, re.M)}
-    local = set(re.findall(r"^ip addr replace (\S+)/\d+ dev", dev["xfrm-interfaces.sh"], re.M))
+    asn = int(re.search(r"^router bgp (\d+)$", frr, re.MULTILINE).group(1))
+    neighbours = {ip: int(a) for ip, a in re.findall(r"^ neighbor (\S+) remote-as (\d+)$", frr, re.MULTILINE)}
+    local = set(re.findall(r"^ip addr replace (\S+)/\d+ dev", dev["xfrm-interfaces.sh"], re.MULTILINE))
     return asn, neighbours, local
 
 
 def _proposals(dev: dict[str, str]) -> tuple[set[str], set[str]]:
     conf = dev["swanctl.conf"]
-    return set(re.findall(r"^\s+proposals = (\S+)$", conf, re.M)), set(
-        re.findall(r"^\s+esp_proposals = (\S+)$", conf, re.M))
+    return set(re.findall(r"^\s+proposals = (\S+)$", conf, re.MULTILINE)), set(
+        re.findall(r"^\s+esp_proposals = (\S+)$", conf, re.MULTILINE))
 
 
 def test_preview_writes_a_config_per_device(tmp_path):
@@ -183,7 +183,7 @@ def test_onprem_config_without_vpn_output_is_a_usage_error(tmp_path):
 
 def _if_ids(files: dict[str, str]) -> dict[str, str]:
     text = "".join(body for rel, body in files.items() if rel.endswith("swanctl.conf"))
-    return dict(re.findall(r"^    (\S+) \{\n(?:.*\n)*?        if_id_in = (\d+)$", text, re.M))
+    return dict(re.findall(r"^    (\S+) \{\n(?:.*\n)*?        if_id_in = (\d+)$", text, re.MULTILINE))
 
 
 def test_adding_a_region_keeps_every_tunnel_on_its_interface(prod_plan):
