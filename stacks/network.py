@@ -28,7 +28,7 @@ from components.gcp.vpn import SiteVpnArgs as GcpSiteVpnArgs
 from components.tags import StandardTags
 from stacks.config import PlatformConfig
 from stacks.providers import Providers
-from stacks.tunnel_plan import planned_tunnels
+from stacks.tunnel_plan import onprem_devices, planned_tunnels
 
 #: Stack output with everything the on-prem VPN devices need except the keys.
 ONPREM_OUTPUT = "onpremVpn"
@@ -90,8 +90,7 @@ def build_network(cfg: PlatformConfig, providers: Providers, tags: StandardTags)
     by_region: dict[tuple[str, str], list[plan.Tunnel]] = {}
     for t in out.tunnels:
         by_region.setdefault((t.cloud, t.region), []).append(t)
-    devices = [plan.OnPremDevice(d.name, str(d.public_ip)) for d in net.onprem.vpn_devices] \
-        if net.onprem else []
+    devices = onprem_devices(cfg)
     addresses: dict[str, pulumi.Output[str]] = {}
     keys: dict[str, pulumi.Output[str]] = {}
     clouds = cfg.enabled_clouds()

@@ -39,3 +39,41 @@ def dev_plan() -> dict[str, Any]:
     from stacks.preview import run_preview
 
     return run_preview(ROOT, "dev").plan
+
+
+# --- Components under the offline preview ----------------------------------------------------------
+
+#: A stand-in for generated keys, to follow them through everything the preview writes.
+CANARY = "CanaryKey0123456789abcdefghijklmnopqrstuvwxyzAB"
+
+
+def canary_mocks():
+    """The preview's engine stand-in, except that every RandomPassword result is known (a canary).
+
+    A real preview never knows a generated key, which would make leak checks vacuous.
+    """
+    from stacks.offline import PreviewMocks
+
+    class CanaryMocks(PreviewMocks):
+        def new_resource(self, args):
+            rid, outputs = super().new_resource(args)
+            if args.typ == "random:index/randomPassword:RandomPassword":
+                outputs = {**outputs, "result": f"{CANARY}-{args.name}"}
+            return rid, outputs
+
+    return CanaryMocks()
+
+
+def component_plan(program, resource_mocks=None) -> dict[str, Any]:
+    """Preview `program` as a prod stack would run it (default providers disabled) and plan it."""
+    from stacks.offline import run_program
+    from stacks.plan import build_plan
+
+    cap = run_program(program, "hybrid-ml-platform", "prod",
+                      {"pulumi:disable-default-providers": ["*"]}, {}, resource_mocks=resource_mocks)
+    assert cap.diagnostics == []  # no deprecation or other engine warnings
+    return build_plan(cap)
+
+
+def resources_of(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
+    return [r for r in plan["resources"] if r["type"] == type_]

@@ -14,14 +14,12 @@ import pytest
 from pydantic import ValidationError
 
 from components import network_plan
-from components.aws import vpn as vpn_module
 from components.aws.network import Network, NetworkArgs
 from components.aws.vpn import SiteVpn, SiteVpnArgs
 from components.network_plan import CRYPTO, OnPremDevice
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
 from stacks.analyzer_client import run_policy_pack
-from stacks.offline import run_program
-from stacks.plan import build_plan
+from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",
@@ -32,7 +30,6 @@ TUNNELS = network_plan.region_tunnels("aws", REGION, 0, "169.254.21.0/24", DEVIC
 VPN = "aws:ec2/vpnConnection:VpnConnection"
 PROPAGATION = "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation"
 #: What the mocked RandomPassword returns in the leak test; it must never reach the plan.
-KNOWN_PASSWORD = "LeakCanary0123456789abcdefghijklmnopqrstuvwxyzAB"
 
 
 def _net_args(**over) -> NetworkArgs:
@@ -61,18 +58,6 @@ def _program(with_vpn: bool = True, **net_over):
     return program
 
 
-def _plan(program) -> dict:
-    # Default providers disabled, as in every stack: a child that lost its provider fails here.
-    cap = run_program(program, "hybrid-ml-platform", "prod",
-                      {"pulumi:disable-default-providers": ["*"]}, {})
-    assert cap.diagnostics == []  # no deprecation or other engine warnings
-    return build_plan(cap)
-
-
-def _of(plan: dict, token: str) -> list[dict]:
-    return [r for r in plan["resources"] if r["type"] == token]
-
-
 def _listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
 
@@ -83,16 +68,16 @@ def _by_name(plan: dict) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def plan() -> dict:
-    return _plan(_program())
+    return component_plan(_program())
 
 
 def test_subnets_follow_the_address_plan(plan):
     layout = network_plan.aws_layout(CIDR, 3)
     zones = network_plan.aws_zones(REGION, 3)
-    [vpc] = _of(plan, "aws:ec2/vpc:Vpc")
+    [vpc] = resources_of(plan, "aws:ec2/vpc:Vpc")
     assert vpc["inputs"]["cidrBlock"] == CIDR
     assert vpc["inputs"]["enableDnsSupport"] is True and vpc["inputs"]["enableDnsHostnames"] is True
-    subnets = _of(plan, "aws:ec2/subnet:Subnet")
+    subnets = resources_of(plan, "aws:ec2/subnet:Subnet")
     for tier, role in (("private", "internal-elb"), ("public", "elb")):
         got = sorted((s["inputs"]["availabilityZone"], s["inputs"]["cidrBlock"])
                      for s in subnets if s["inputs"]["tags"]["tier"] == tier)
@@ -104,18 +89,18 @@ def test_subnets_follow_the_address_plan(plan):
 
 @pytest.mark.parametrize(("mode", "nats"), [("none", 0), ("single", 1), ("perZone", 3)])
 def test_nat_gateways_and_routes_per_mode(mode, nats):
-    plan = _plan(_program(with_vpn=False, nat_gateways=mode))
+    plan = component_plan(_program(with_vpn=False, nat_gateways=mode))
     names = _by_name(plan)
-    nat_gws = _of(plan, "aws:ec2/natGateway:NatGateway")
-    assert len(nat_gws) == nats == len(_of(plan, "aws:ec2/eip:Eip"))
-    assert len(_of(plan, "aws:ec2/internetGateway:InternetGateway")) == (0 if mode == "none" else 1)
-    private_rts = [r for r in _of(plan, "aws:ec2/routeTable:RouteTable") if "private" in r["name"]]
+    nat_gws = resources_of(plan, "aws:ec2/natGateway:NatGateway")
+    assert len(nat_gws) == nats == len(resources_of(plan, "aws:ec2/eip:Eip"))
+    assert len(resources_of(plan, "aws:ec2/internetGateway:InternetGateway")) == (0 if mode == "none" else 1)
+    private_rts = [r for r in resources_of(plan, "aws:ec2/routeTable:RouteTable") if "private" in r["name"]]
     assert len(private_rts) == 3  # one per zone, whatever the NAT mode
-    defaults = [r for r in _of(plan, "aws:ec2/route:Route")
+    defaults = [r for r in resources_of(plan, "aws:ec2/route:Route")
                 if r["inputs"]["destinationCidrBlock"] == "0.0.0.0/0"]
     if mode == "none":
         # Fully private: no internet route anywhere, no public subnets.
-        assert defaults == [] and not [s for s in _of(plan, "aws:ec2/subnet:Subnet")
+        assert defaults == [] and not [s for s in resources_of(plan, "aws:ec2/subnet:Subnet")
                                        if s["inputs"]["tags"]["tier"] == "public"]
         return
     for z in "abc":
@@ -132,13 +117,13 @@ def test_nat_gateways_and_routes_per_mode(mode, nats):
 
 
 def test_default_security_group_has_no_rules(plan):
-    [sg] = _of(plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    [sg] = resources_of(plan, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
     assert sg["inputs"]["ingress"] == [] and sg["inputs"]["egress"] == []
 
 
 def test_flow_logs_all_traffic_to_cmk_encrypted_group(plan):
     names = _by_name(plan)
-    [flow] = _of(plan, "aws:ec2/flowLog:FlowLog")
+    [flow] = resources_of(plan, "aws:ec2/flowLog:FlowLog")
     assert flow["inputs"]["trafficType"] == "ALL"
     assert flow["inputs"]["logDestinationType"] == "cloud-watch-logs"
     group, key = names["net-flow-logs"], names["net-flow-logs-key"]
@@ -173,7 +158,7 @@ TAGGABLE = ("ec2/vpc:Vpc", "ec2/subnet:Subnet", "ec2/routeTable:RouteTable",
 
 @pytest.mark.parametrize("token", TAGGABLE)
 def test_every_taggable_resource_carries_the_standard_tags(plan, token):
-    resources = _of(plan, f"aws:{token}")
+    resources = resources_of(plan, f"aws:{token}")
     assert resources
     for r in resources:
         assert set(REQUIRED_TAG_KEYS) <= set(r["inputs"].get("tags", {})), r["name"]
@@ -185,9 +170,9 @@ def test_vpn_matches_the_tunnel_plan(plan):
     assert vgw["inputs"]["amazonSideAsn"] == "64620"
     assert vgw["propertyDependencies"]["vpcId"] == [names["net-vpc"]["urn"]]
     propagated = {tuple(p["propertyDependencies"]["routeTableId"])
-                  for p in _of(plan, PROPAGATION)}
+                  for p in resources_of(plan, PROPAGATION)}
     assert propagated == {(names[f"net-private-{z}-rt"]["urn"],) for z in "abc"}
-    assert len(_of(plan, VPN)) == len(DEVICES)
+    assert len(resources_of(plan, VPN)) == len(DEVICES)
     for t in TUNNELS:
         cgw = names[f"vpn-{t.device.name}-cgw"]["inputs"]
         assert cgw["ipAddress"] == t.device.public_ip
@@ -203,7 +188,7 @@ def test_vpn_matches_the_tunnel_plan(plan):
 
 
 def test_every_tunnel_uses_only_the_agreed_crypto(plan):
-    for vpn in _of(plan, VPN):
+    for vpn in resources_of(plan, VPN):
         for n in (1, 2):
             i = vpn["inputs"]
             assert i[f"tunnel{n}IkeVersions"] == ["ikev2"]
@@ -213,21 +198,14 @@ def test_every_tunnel_uses_only_the_agreed_crypto(plan):
                 assert i[f"tunnel{n}Phase{phase}DhGroupNumbers"] == [CRYPTO.aws_dh_group]
 
 
-def test_keys_are_generated_secret_and_never_in_the_plan(monkeypatch):
-    # A preview never knows the generated key; stand in a known one (still made secret by the
-    # real generator's contract) to prove the component never unwraps it into plain inputs.
-    generate = vpn_module.pre_shared_key
-
-    def known_key(name, rotation, parent):
-        generate(name, rotation, parent)  # the RandomPassword is still created
-        return pulumi.Output.secret(KNOWN_PASSWORD)
-
-    monkeypatch.setattr(vpn_module, "pre_shared_key", known_key)
-    plan = _plan(_program())
-    assert KNOWN_PASSWORD not in json.dumps(plan)
-    passwords = _of(plan, "random:index/randomPassword:RandomPassword")
+def test_keys_are_generated_secret_and_never_in_the_plan():
+    # A preview never knows the generated key; the canary stand-in makes it known, to prove
+    # the component never unwraps it into plain inputs or outputs.
+    plan = component_plan(_program(), resource_mocks=canary_mocks())
+    assert CANARY not in json.dumps(plan)
+    passwords = resources_of(plan, "random:index/randomPassword:RandomPassword")
     assert len(passwords) == len(TUNNELS) and all(p["inputs"]["length"] >= 32 for p in passwords)
-    for vpn in _of(plan, VPN):
+    for vpn in resources_of(plan, VPN):
         for n in (1, 2):
             assert vpn["inputs"][f"tunnel{n}PresharedKey"] == "[secret]"
     assert plan["outputs"]["keys"] == {t.name: "[secret]" for t in TUNNELS}

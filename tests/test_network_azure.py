@@ -19,8 +19,7 @@ from components.azure.network import Network, NetworkArgs, _nsg_rules
 from components.azure.vpn import SiteVpn, SiteVpnArgs
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
 from stacks.analyzer_client import run_policy_pack
-from stacks.offline import run_program
-from stacks.plan import build_plan
+from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",
@@ -30,7 +29,6 @@ LOC = "westeurope"
 CIDR, ONPREM, ASN, ONPREM_ASN = "10.48.0.0/16", ["10.0.0.0/14"], 64640, 65010
 EDGES = [plan.OnPremDevice("edge1", "198.51.100.10"), plan.OnPremDevice("edge2", "198.51.100.11")]
 TUNNELS = plan.region_tunnels("azure", LOC, 0, "169.254.21.0/24", EDGES, ASN, ONPREM_ASN)
-CANARY = "CanaryKey0123456789abcdefghijklmnopqrstuvwxyzAB"
 RG = f"/subscriptions/{SUB}/resourceGroups/rg-hml-prod-network-{LOC}/providers/Microsoft.Network"
 VNET_ID = f"{RG}/virtualNetworks/vnet-hml-prod-{LOC}"
 GW_ID = f"{RG}/virtualNetworkGateways/vgw-hml-prod-{LOC}"
@@ -61,23 +59,14 @@ def _build(protect: bool = True):
     return program
 
 
-def _plan(program, **kw) -> dict:
-    return build_plan(run_program(program, "hybrid-ml-platform", "prod",
-                                  {"pulumi:disable-default-providers": ["*"]}, {}, **kw))
-
-
-def _of(plan_: dict, token: str) -> list[dict]:
-    return [r for r in plan_["resources"] if r["type"] == token]
-
-
 def _one(plan_: dict, token: str) -> dict:
-    [resource] = _of(plan_, token)
+    [resource] = resources_of(plan_, token)
     return resource
 
 
 @pytest.fixture(scope="module")
 def built() -> dict:
-    return _plan(_build())
+    return component_plan(_build())
 
 
 def test_vnet_subnets_follow_the_layout(built):
@@ -94,7 +83,7 @@ def test_vnet_subnets_follow_the_layout(built):
 
 
 def test_nsgs_admit_only_vnet_onprem_and_lb_probes(built):
-    nsgs = _of(built, T_NSG)
+    nsgs = resources_of(built, T_NSG)
     assert len(nsgs) == 2
     for nsg in nsgs:
         rules = nsg["inputs"]["securityRules"]
@@ -158,11 +147,11 @@ def test_without_onprem_no_onprem_rule():
 
 
 def test_unprotected_when_not_asked():
-    assert not any(r["protect"] for r in _plan(_build(protect=False))["resources"])
+    assert not any(r["protect"] for r in component_plan(_build(protect=False))["resources"])
 
 
 def test_gateway_zone_redundant_active_active_with_apipa_bgp(built):
-    ips = _of(built, T_PIP)
+    ips = resources_of(built, T_PIP)
     assert len(ips) == 2
     for ip in ips:
         i = ip["inputs"]
@@ -185,8 +174,8 @@ def test_gateway_zone_redundant_active_active_with_apipa_bgp(built):
 def test_local_gateways_and_connections_match_the_tunnel_plan(built):
     gateway = _one(built, "azure-native:network:VirtualNetworkGateway")
     names = [c["name"] for c in gateway["inputs"]["ipConfigurations"]]
-    lgws = {r["inputs"]["gatewayIpAddress"]: r for r in _of(built, T_LGW)}
-    conns = _of(built, T_CONN)
+    lgws = {r["inputs"]["gatewayIpAddress"]: r for r in resources_of(built, T_LGW)}
+    conns = resources_of(built, T_CONN)
     assert len(lgws) == len(conns) == len(EDGES)
     for device in EDGES:
         pair = [t for t in TUNNELS if t.device == device]
@@ -213,7 +202,7 @@ def test_every_connection_uses_the_agreed_crypto(built):
     # AES-256-GCM-16 with DH group 20 (ECP-384) for IKE and PFS, as agreed
     assert (c.azure_ike_encryption, c.azure_dh_group, c.azure_pfs_group) == (
         "GCMAES256", "ECP384", "ECP384")
-    for conn in _of(built, T_CONN):
+    for conn in resources_of(built, T_CONN):
         i = conn["inputs"]
         assert (i["connectionType"], i["connectionProtocol"]) == ("IPsec", "IKEv2")
         assert i["usePolicyBasedTrafficSelectors"] is False
@@ -221,9 +210,9 @@ def test_every_connection_uses_the_agreed_crypto(built):
 
 
 def test_keys_generated_long_and_only_secret(built):
-    passwords = _of(built, "random:index/randomPassword:RandomPassword")
+    passwords = resources_of(built, "random:index/randomPassword:RandomPassword")
     assert len(passwords) == len(EDGES) and all(p["inputs"]["length"] >= 32 for p in passwords)
-    for conn in _of(built, T_CONN):
+    for conn in resources_of(built, T_CONN):
         assert conn["inputs"]["sharedKey"] == "[secret]"
         assert any(p["urn"] in conn["propertyDependencies"]["sharedKey"] for p in passwords)
 
@@ -243,27 +232,10 @@ class _AppliedMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"no invokes expected, got {args.token}")
 
 
-class _KnownKeyPreview(pulumi.runtime.Mocks):
-    """Preview outputs (scalar inputs echoed, ids unknown), except that every key is known.
-
-    Structured outputs stay unknown as in stacks.offline: azure-native identities go in as a
-    list and come out as a map, which echoing the inputs would break.
-    """
-
-    def new_resource(self, args):
-        outs = {k: v for k, v in args.inputs.items() if not isinstance(v, (dict, list))}
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            outs["result"] = CANARY
-        return "", outs
-
-    def call(self, args):
-        raise AssertionError(f"no invokes expected, got {args.token}")
-
-
 def test_known_key_never_reaches_the_plan():
-    plan_ = _plan(_build(), resource_mocks=_KnownKeyPreview())
+    plan_ = component_plan(_build(), resource_mocks=canary_mocks())
     assert CANARY not in json.dumps(plan_)
-    assert all(c["inputs"]["sharedKey"] == "[secret]" for c in _of(plan_, T_CONN))
+    assert all(c["inputs"]["sharedKey"] == "[secret]" for c in resources_of(plan_, T_CONN))
 
 
 @pytest.fixture
@@ -347,5 +319,5 @@ def test_policy_pack_rejects_weak_crypto_and_open_nsg(built, pack_config):
     res = run_policy_pack(ROOT / "policies", bad["resources"], pack_config,
                           analyze_all_resources=True)
     failed = {(d.policy_name, d.urn) for d in res.diagnostics if d.enforcement_level == "mandatory"}
-    assert {("vpn-strong-crypto", c["urn"]) for c in _of(bad, T_CONN)} <= failed
-    assert {("no-public-sensitive-ports", n["urn"]) for n in _of(bad, T_NSG)} <= failed
+    assert {("vpn-strong-crypto", c["urn"]) for c in resources_of(bad, T_CONN)} <= failed
+    assert {("no-public-sensitive-ports", n["urn"]) for n in resources_of(bad, T_NSG)} <= failed

@@ -18,8 +18,7 @@ from components.gcp.network import PODS_RANGE, SERVICES_RANGE, Network, NetworkA
 from components.gcp.vpn import CIPHER_SUITE, SiteVpn, SiteVpnArgs
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
 from stacks.analyzer_client import run_policy_pack
-from stacks.offline import run_program
-from stacks.plan import build_plan
+from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",
@@ -29,7 +28,6 @@ REGIONS = {"europe-west4": "10.32.0.0/16", "europe-west1": "10.33.0.0/18"}
 ONPREM = ["10.0.0.0/14"]
 EDGES = [plan.OnPremDevice("edge1", "198.51.100.10"), plan.OnPremDevice("edge2", "198.51.100.11")]
 POOL = "169.254.21.0/24"
-CANARY = "CanaryKey0123456789abcdefghijklmnopqrstuvwxyzAB"
 T_NETWORK, T_SUBNET = "gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork"
 T_TUNNEL = "gcp:compute/vPNTunnel:VPNTunnel"
 
@@ -57,29 +55,20 @@ def _program(regions: dict[str, str], devices: list[plan.OnPremDevice]):
     return program
 
 
-def _plan(program) -> dict:
-    return build_plan(run_program(program, "hybrid-ml-platform", "prod",
-                                  {"pulumi:disable-default-providers": ["*"]}, {}))
-
-
-def _of(plan_: dict, token: str) -> list[dict]:
-    return [r for r in plan_["resources"] if r["type"] == token]
-
-
 @pytest.fixture(scope="module")
 def built() -> dict:
-    return _plan(_program(REGIONS, EDGES))
+    return component_plan(_program(REGIONS, EDGES))
 
 
 def test_vpc_is_custom_mode_with_global_routing(built):
-    [vpc] = _of(built, T_NETWORK)
+    [vpc] = resources_of(built, T_NETWORK)
     assert vpc["inputs"]["autoCreateSubnetworks"] is False
     assert vpc["inputs"]["routingMode"] == "GLOBAL"
     assert vpc["inputs"]["name"] == "hml-prod-vpc"
 
 
 def test_subnets_match_layout_with_gke_ranges_and_flow_logs(built):
-    subnets = {s["inputs"]["region"]: s["inputs"] for s in _of(built, T_SUBNET)}
+    subnets = {s["inputs"]["region"]: s["inputs"] for s in resources_of(built, T_SUBNET)}
     assert set(subnets) == set(REGIONS)
     for region, cidr in REGIONS.items():
         layout, s = plan.gcp_layout(cidr), subnets[region]
@@ -95,9 +84,9 @@ def test_subnets_match_layout_with_gke_ranges_and_flow_logs(built):
 
 
 def test_every_region_has_logged_cloud_nat(built):
-    routers = {r["inputs"]["region"] for r in _of(built, "gcp:compute/router:Router")
+    routers = {r["inputs"]["region"] for r in resources_of(built, "gcp:compute/router:Router")
                if "bgp" not in r["inputs"]}
-    nats = _of(built, "gcp:compute/routerNat:RouterNat")
+    nats = resources_of(built, "gcp:compute/routerNat:RouterNat")
     assert routers == set(REGIONS) and {n["inputs"]["region"] for n in nats} == set(REGIONS)
     for nat in nats:
         assert nat["inputs"]["logConfig"]["enable"] is True
@@ -106,7 +95,7 @@ def test_every_region_has_logged_cloud_nat(built):
 
 
 def test_firewall_allows_only_cloud_and_onprem_ranges(built):
-    rules = {r["inputs"]["name"]: r["inputs"] for r in _of(built, "gcp:compute/firewall:Firewall")}
+    rules = {r["inputs"]["name"]: r["inputs"] for r in resources_of(built, "gcp:compute/firewall:Firewall")}
     assert sorted(rules["hml-prod-allow-internal"]["sourceRanges"]) == sorted(REGIONS.values())
     assert rules["hml-prod-allow-onprem"]["sourceRanges"] == ONPREM
     for rule in rules.values():
@@ -124,18 +113,18 @@ def test_project_and_region_explicit_on_every_resource(built):
 
 
 def test_gateways_ha_vpn_and_two_device_peer(built):
-    [gw] = _of(built, "gcp:compute/haVpnGateway:HaVpnGateway")
+    [gw] = resources_of(built, "gcp:compute/haVpnGateway:HaVpnGateway")
     assert gw["inputs"]["stackType"] == "IPV4_ONLY"
-    [peer] = _of(built, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
+    [peer] = resources_of(built, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
     assert peer["inputs"]["redundancyType"] == "TWO_IPS_REDUNDANCY"
     assert peer["inputs"]["interfaces"] == [{"id": 0, "ipAddress": "198.51.100.10"},
                                             {"id": 1, "ipAddress": "198.51.100.11"}]
-    for r in (gw, peer, *_of(built, T_TUNNEL)):
+    for r in (gw, peer, *resources_of(built, T_TUNNEL)):
         assert set(REQUIRED_TAG_KEYS) <= set(r["inputs"]["labels"]), r["name"]
 
 
 def test_router_advertises_region_ranges_over_bgp(built):
-    [router] = [r for r in _of(built, "gcp:compute/router:Router") if "bgp" in r["inputs"]]
+    [router] = [r for r in resources_of(built, "gcp:compute/router:Router") if "bgp" in r["inputs"]]
     bgp = router["inputs"]["bgp"]
     assert bgp["asn"] == 64630 and bgp["advertiseMode"] == "CUSTOM"
     assert bgp["advertisedIpRanges"] == [{"range": REGIONS["europe-west4"]}]
@@ -159,7 +148,7 @@ def test_tunnels_interfaces_and_peers_match_plan(built):
 
 
 def test_every_tunnel_uses_the_agreed_crypto(built):
-    tunnels = _of(built, T_TUNNEL)
+    tunnels = resources_of(built, T_TUNNEL)
     assert len(tunnels) == 2
     # The strongSwan spelling the on-prem end is rendered with, mapped to Cloud VPN's names.
     ike, esp = plan.CRYPTO.strongswan_ike.split("-"), plan.CRYPTO.strongswan_esp.split("-")
@@ -177,39 +166,24 @@ def test_every_tunnel_uses_the_agreed_crypto(built):
 
 
 def test_keys_generated_long_and_only_secret(built):
-    passwords = _of(built, "random:index/randomPassword:RandomPassword")
+    passwords = resources_of(built, "random:index/randomPassword:RandomPassword")
     assert len(passwords) == 2 and all(p["inputs"]["length"] >= 32 for p in passwords)
-    assert all(t["inputs"]["sharedSecret"] == "[secret]" for t in _of(built, T_TUNNEL))
-
-
-class _KnownKeyPreview(pulumi.runtime.Mocks):
-    """Preview outputs (scalar inputs echoed, ids unknown), except that every key is known."""
-
-    def new_resource(self, args):
-        outs = {k: v for k, v in args.inputs.items() if not isinstance(v, (dict, list))}
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            outs["result"] = CANARY
-        return "", outs
-
-    def call(self, args):
-        raise AssertionError(f"no invokes expected, got {args.token}")
+    assert all(t["inputs"]["sharedSecret"] == "[secret]" for t in resources_of(built, T_TUNNEL))
 
 
 def test_known_key_never_reaches_the_plan():
-    capture = run_program(_program({"europe-west4": REGIONS["europe-west4"]}, EDGES),
-                          "hybrid-ml-platform", "prod", {"pulumi:disable-default-providers": ["*"]},
-                          {}, resource_mocks=_KnownKeyPreview())
-    plan_ = build_plan(capture)
+    plan_ = component_plan(_program({"europe-west4": REGIONS["europe-west4"]}, EDGES),
+                           resource_mocks=canary_mocks())
     assert CANARY not in json.dumps(plan_)
-    assert all(t["inputs"]["sharedSecret"] == "[secret]" for t in _of(plan_, T_TUNNEL))
+    assert all(t["inputs"]["sharedSecret"] == "[secret]" for t in resources_of(plan_, T_TUNNEL))
 
 
 def test_single_device_peer_is_internally_redundant():
-    plan_ = _plan(_program({"europe-west4": REGIONS["europe-west4"]}, EDGES[:1]))
-    [peer] = _of(plan_, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
+    plan_ = component_plan(_program({"europe-west4": REGIONS["europe-west4"]}, EDGES[:1]))
+    [peer] = resources_of(plan_, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
     assert peer["inputs"]["redundancyType"] == "SINGLE_IP_INTERNALLY_REDUNDANT"
     assert peer["inputs"]["interfaces"] == [{"id": 0, "ipAddress": "198.51.100.10"}]
-    tunnels = _of(plan_, T_TUNNEL)
+    tunnels = resources_of(plan_, T_TUNNEL)
     assert sorted(t["inputs"]["vpnGatewayInterface"] for t in tunnels) == [0, 1]
     assert {t["inputs"]["peerExternalGatewayInterface"] for t in tunnels} == {0}
 

@@ -13,12 +13,11 @@ import json
 import re
 import subprocess
 import sys
-from typing import Any
 
 import pytest
 
 from stacks.onprem_config import PENDING, render_onprem
-from tests.conftest import ROOT
+from tests.conftest import ROOT, resources_of
 
 # Cloud cipher names -> strongSwan proposal keywords (strongSwan's IKEv2 cipher suite docs).
 STRONGSWAN = {
@@ -26,10 +25,6 @@ STRONGSWAN = {
     "SHA2-384": "prfsha384", "PRF-HMAC-SHA2-384": "prfsha384", "SHA384": "prfsha384",
     20: "ecp384", "Group-20": "ecp384", "ECP384": "ecp384",
 }
-
-
-def _of(plan: dict, type_: str) -> list[dict[str, Any]]:
-    return [r for r in plan["resources"] if r["type"] == type_]
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +72,9 @@ def test_preview_writes_a_config_per_device(tmp_path):
 
 def test_aws_tunnels_match(prod_plan, devices):
     vgw_asn = {r["provider"]: int(r["inputs"]["amazonSideAsn"])
-               for r in _of(prod_plan, "aws:ec2/vpnGateway:VpnGateway")}
-    cgws = {r["urn"]: r for r in _of(prod_plan, "aws:ec2/customerGateway:CustomerGateway")}
-    connections = _of(prod_plan, "aws:ec2/vpnConnection:VpnConnection")
+               for r in resources_of(prod_plan, "aws:ec2/vpnGateway:VpnGateway")}
+    cgws = {r["urn"]: r for r in resources_of(prod_plan, "aws:ec2/customerGateway:CustomerGateway")}
+    connections = resources_of(prod_plan, "aws:ec2/vpnConnection:VpnConnection")
     assert len(connections) == 4
     for conn in connections:
         [cgw_urn] = conn["propertyDependencies"]["customerGatewayId"]
@@ -100,10 +95,10 @@ def test_aws_tunnels_match(prod_plan, devices):
 
 
 def test_gcp_tunnels_match(prod_plan, devices):
-    [peer_gw] = _of(prod_plan, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
+    [peer_gw] = resources_of(prod_plan, "gcp:compute/externalVpnGateway:ExternalVpnGateway")
     assert {i["ipAddress"] for i in peer_gw["inputs"]["interfaces"]} == set(devices)
-    routers = {r["inputs"]["name"]: r["inputs"] for r in _of(prod_plan, "gcp:compute/router:Router")}
-    peers = _of(prod_plan, "gcp:compute/routerPeer:RouterPeer")
+    routers = {r["inputs"]["name"]: r["inputs"] for r in resources_of(prod_plan, "gcp:compute/router:Router")}
+    peers = resources_of(prod_plan, "gcp:compute/routerPeer:RouterPeer")
     assert len(peers) == 2
     matched = set()
     for peer in peers:
@@ -115,7 +110,7 @@ def test_gcp_tunnels_match(prod_plan, devices):
                 assert neighbours[p["ipAddress"]] == cloud_asn and p["peerAsn"] == asn
                 matched.add(ip)
     assert matched == set(devices)  # one HA VPN interface per device
-    for tunnel in _of(prod_plan, "gcp:compute/vPNTunnel:VPNTunnel"):
+    for tunnel in resources_of(prod_plan, "gcp:compute/vPNTunnel:VPNTunnel"):
         suite = tunnel["inputs"]["cipherSuite"]
         ike = "-".join(STRONGSWAN[suite["phase1"][k][0]] for k in ("encryptions", "prves", "dhs"))
         esp = "-".join(STRONGSWAN[suite["phase2"][k][0]] for k in ("encryptions", "pfs"))
@@ -125,11 +120,11 @@ def test_gcp_tunnels_match(prod_plan, devices):
 
 
 def test_azure_tunnels_match(prod_plan, devices):
-    [gateway] = _of(prod_plan, "azure-native:network:VirtualNetworkGateway")
+    [gateway] = resources_of(prod_plan, "azure-native:network:VirtualNetworkGateway")
     g = gateway["inputs"]
     assert g["activeActive"] is True and g["sku"]["name"].endswith("AZ")
     cloud_ips = {ip for a in g["bgpSettings"]["bgpPeeringAddresses"] for ip in a["customBgpIpAddresses"]}
-    lngs = _of(prod_plan, "azure-native:network:LocalNetworkGateway")
+    lngs = resources_of(prod_plan, "azure-native:network:LocalNetworkGateway")
     assert {lng["inputs"]["gatewayIpAddress"] for lng in lngs} == set(devices)
     for lng in lngs:
         dev = devices[lng["inputs"]["gatewayIpAddress"]]
@@ -138,7 +133,7 @@ def test_azure_tunnels_match(prod_plan, devices):
         assert lng["inputs"]["bgpSettings"]["bgpPeeringAddress"] in local
         azure_peers = {ip for ip, a in neighbours.items() if a == g["bgpSettings"]["asn"]}
         assert len(azure_peers) == 2 and azure_peers <= cloud_ips  # both gateway instances
-    for conn in _of(prod_plan, "azure-native:network:VirtualNetworkGatewayConnection"):
+    for conn in resources_of(prod_plan, "azure-native:network:VirtualNetworkGatewayConnection"):
         [pol] = conn["inputs"]["ipsecPolicies"]
         ike = "-".join(STRONGSWAN[pol[k]] for k in ("ikeEncryption", "ikeIntegrity", "dhGroup"))
         esp = "-".join(STRONGSWAN[pol[k]] for k in ("ipsecEncryption", "pfsGroup"))

@@ -13,26 +13,17 @@ from typing import Any
 
 import pytest
 
-from stacks.offline import SECRET_SIG, SIG_KEY, PreviewMocks
+from stacks.offline import SECRET_SIG, SIG_KEY
 from stacks.onprem_config import render_onprem
 from stacks.plan import write_plan
 from stacks.preview import run_preview
-from tests.conftest import ROOT
+from tests.conftest import CANARY, ROOT, canary_mocks
 
-CANARY = "CanaryKey0123456789abcdefghijklmnopqrstuvwxyzABCD"
 VPN_TYPES = {
     "aws:ec2/vpnConnection:VpnConnection": ("tunnel1PresharedKey", "tunnel2PresharedKey"),
     "gcp:compute/vPNTunnel:VPNTunnel": ("sharedSecret",),
     "azure-native:network:VirtualNetworkGatewayConnection": ("sharedKey",),
 }
-
-
-class CanaryMocks(PreviewMocks):
-    def new_resource(self, args):
-        rid, outputs = super().new_resource(args)
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            outputs = {**outputs, "result": f"{CANARY}-{args.name}"}
-        return rid, outputs
 
 
 def _plain_leaks(value: Any, path: str = "") -> list[str]:
@@ -58,7 +49,7 @@ def _secret_values(value: Any) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def canary_preview():
-    return run_preview(ROOT, "prod", resource_mocks=CanaryMocks())
+    return run_preview(ROOT, "prod", resource_mocks=canary_mocks())
 
 
 def test_every_tunnel_gets_its_own_generated_key_as_a_secret(canary_preview):
