@@ -1,0 +1,51 @@
+"""What every managed-cluster component (EKS, GKE, AKS) takes and hands back, cloud-neutrally.
+
+Each cloud's `KubernetesCluster` takes a `SystemPoolSpec` and `ApiAccess` alongside its own
+network inputs, and returns a `StorageClassSpec` so the cloud-neutral add-ons can create the
+cluster's default encrypted StorageClass without knowing the cloud.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SystemPoolSpec(BaseModel):
+    """The always-on, untainted pool that runs the add-ons and platform services."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    machine_type: str = Field(description="Instance/machine/VM type of the system nodes.")
+    min_size: int = Field(default=2, ge=1, description="Minimum nodes (at least 2 for HA add-ons in prod).")
+    max_size: int = Field(default=4, ge=1, description="Maximum nodes (cluster autoscaler bound).")
+    disk_size_gb: int = Field(default=100, ge=30, le=2048, description="OS disk size in GB (encrypted).")
+
+
+class ApiAccess(BaseModel):
+    """Who reaches the Kubernetes API server.
+
+    `private`: no public endpoint at all; `admin_cidrs` (on-prem ranges over the VPN, CI runner
+    ranges) reach the private endpoint. `restricted`: a public endpoint, open only to
+    `public_cidrs` (never 0.0.0.0/0), plus the private endpoint for `admin_cidrs`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["private", "restricted"] = Field(default="private", description="private or restricted.")
+    admin_cidrs: tuple[str, ...] = Field(
+        default=(), description="Private ranges (on-prem, VPN) allowed to the private API endpoint.")
+    public_cidrs: tuple[str, ...] = Field(
+        default=(), description="restricted only: public ranges allowed to the public endpoint.")
+
+
+@dataclass(frozen=True)
+class StorageClassSpec:
+    """The cluster's default StorageClass: a CSI provisioner with encryption parameters."""
+
+    provisioner: str
+    parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
