@@ -13,6 +13,7 @@ from pathlib import Path
 
 from stacks.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.config import PlatformConfig
+from stacks.manifests import write_manifests
 from stacks.network import ONPREM_OUTPUT
 from stacks.offline import Captured
 from stacks.onprem_config import OnPremConfigError, write_onprem
@@ -113,6 +114,12 @@ def _preview(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(result.plan)))
     path = write_plan(result.plan, out_dir)
     print(f"\nPlan written to {path}")
+    if result.plan["helmReleases"] or result.schema_check.validated:
+        root = write_manifests(result.plan, out_dir)
+        check = result.schema_check
+        print(f"Kubernetes manifests written to {root}/: {check.validated} objects schema-valid, "
+              f"{check.custom} custom resources (no bundled schema), "
+              f"{len(result.plan['helmReleases'])} Helm releases listed")
     onprem = result.plan["outputs"].get(ONPREM_OUTPUT)
     if onprem is not None:
         try:

@@ -8,14 +8,15 @@ this model: it only names the secret config keys (set with
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Network
-from typing import Annotated, Literal
+from ipaddress import IPv4Network
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from components.regions import AWS_REGIONS, AZURE_LOCATIONS, GCP_REGIONS
 from components.tags import COST_CENTER_PATTERN, ENVIRONMENTS
+from stacks.config_base import Cidr, ConfigModel, Ipv4
+from stacks.kubernetes_config import Kubernetes
 
 PROJECT = "hybrid-ml-platform"
 #: The structured config key that holds the whole platform config.
@@ -25,33 +26,11 @@ _NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
 _SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
-def _text(value: object) -> object:
-    # pydantic would read an integer (or true) as an address; a typo must not become 0.0.0.1/32.
-    if not isinstance(value, (str, IPv4Address, IPv4Network)):
-        raise ValueError("must be written as text, e.g. 10.0.0.0/16 or 198.51.100.10")
-    return value
-
-
-Cidr = Annotated[IPv4Network, BeforeValidator(_text)]
-Ipv4 = Annotated[IPv4Address, BeforeValidator(_text)]
-
 Environment = Literal[ENVIRONMENTS]  # type: ignore[valid-type]
 CloudSite = Literal["aws", "gcp", "azure"]
 
 
-class _Model(BaseModel):
-    # camelCase in YAML like every Pulumi config; unknown keys are errors.
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-        use_attribute_docstrings=True,
-    )
-
-
-class OnPremSite(_Model):
+class OnPremSite(ConfigModel):
     """The existing on-prem Kubernetes cluster."""
 
     enabled: bool = True
@@ -64,7 +43,7 @@ class OnPremSite(_Model):
     """Name of the secret config key holding the kubeconfig (`pulumi config set --secret`)."""
 
 
-class AwsSite(_Model):
+class AwsSite(ConfigModel):
     """An AWS account and the regions the platform uses in it."""
 
     enabled: bool = True
@@ -75,7 +54,7 @@ class AwsSite(_Model):
     """AWS regions, primary first."""
 
 
-class GcpSite(_Model):
+class GcpSite(ConfigModel):
     """A GCP project and the regions the platform uses in it."""
 
     enabled: bool = True
@@ -88,7 +67,7 @@ class GcpSite(_Model):
     """GCP regions, primary first."""
 
 
-class AzureSite(_Model):
+class AzureSite(ConfigModel):
     """An Azure subscription and the locations the platform uses in it."""
 
     enabled: bool = True
@@ -101,7 +80,7 @@ class AzureSite(_Model):
     """Azure locations, primary first."""
 
 
-class Sites(_Model):
+class Sites(ConfigModel):
     """Where the platform runs. A site left out is the same as `enabled: false`."""
 
     onprem: OnPremSite | None = None
@@ -114,7 +93,7 @@ class Sites(_Model):
     """The Azure subscription."""
 
 
-class DataClassification(_Model):
+class DataClassification(ConfigModel):
     """Where data of one classification may live."""
 
     allowed_regions: list[str] = Field(default_factory=list)
@@ -123,7 +102,7 @@ class DataClassification(_Model):
     """If true, data of this class may only be stored on-prem, never in a cloud."""
 
 
-class Residency(_Model):
+class Residency(ConfigModel):
     """The data-residency plan."""
 
     allowed_regions: list[str] = Field(min_length=1)
@@ -134,7 +113,7 @@ class Residency(_Model):
     """The classification of resources that do not say otherwise."""
 
 
-class Tags(_Model):
+class Tags(ConfigModel):
     """Standard tag values. `environment` and `data-classification` are derived."""
 
     owner: str = Field(pattern=r"^[a-z0-9][a-z0-9._@-]{1,62}$")
@@ -145,7 +124,7 @@ class Tags(_Model):
     """What manages the resources."""
 
 
-class StoreDefaults(_Model):
+class StoreDefaults(ConfigModel):
     """Data-protection settings shared by every artifact store."""
 
     noncurrent_version_days: int = Field(default=90, ge=1, le=3650)
@@ -158,7 +137,7 @@ class StoreDefaults(_Model):
     """RSA key size in bits of the Azure customer-managed key."""
 
 
-class ArtifactStoreConfig(_Model):
+class ArtifactStoreConfig(ConfigModel):
     """One logical artifact store, created on each of its sites."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$")
@@ -169,7 +148,7 @@ class ArtifactStoreConfig(_Model):
     """Cloud sites that get this store; defaults to every enabled cloud site."""
 
 
-class Storage(_Model):
+class Storage(ConfigModel):
     """Artifact storage."""
 
     defaults: StoreDefaults = Field(default_factory=StoreDefaults)
@@ -178,7 +157,7 @@ class Storage(_Model):
     """The artifact stores."""
 
 
-class VpnDevice(_Model):
+class VpnDevice(ConfigModel):
     """An on-prem VPN device that terminates the tunnels to every cloud."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$")
@@ -187,7 +166,7 @@ class VpnDevice(_Model):
     """The device's public IPv4 address, the peer address of every cloud tunnel."""
 
 
-class OnPremNetwork(_Model):
+class OnPremNetwork(ConfigModel):
     """The on-prem end of the hybrid network."""
 
     cidrs: list[Cidr] = Field(min_length=1)
@@ -198,7 +177,7 @@ class OnPremNetwork(_Model):
     """One or two VPN devices (two give the redundant topologies on every cloud)."""
 
 
-class CloudNetwork(_Model):
+class CloudNetwork(ConfigModel):
     """One cloud region's private network and its VPN gateway."""
 
     cidr: Cidr
@@ -216,7 +195,7 @@ class AwsNetwork(CloudNetwork):
     """NAT gateways for outbound internet: none, one shared, or one per zone (HA)."""
 
 
-class Network(_Model):
+class Network(ConfigModel):
     """The hybrid network: address plan, BGP ASNs and VPN peers."""
 
     onprem: OnPremNetwork | None = None
@@ -237,7 +216,7 @@ class Network(_Model):
     """Bump to generate new VPN pre-shared keys on every tunnel (see runbooks)."""
 
 
-class PlatformConfig(_Model):
+class PlatformConfig(ConfigModel):
     """The whole platform configuration of one stack."""
 
     environment: Environment
@@ -256,6 +235,8 @@ class PlatformConfig(_Model):
     """Artifact storage."""
     network: Network | None = None
     """The hybrid network; without it no cloud networks or VPNs are built."""
+    kubernetes: Kubernetes | None = None
+    """Clusters, GPU pools and add-ons; cloud clusters need the network of their region."""
 
     @property
     def prefix(self) -> str:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stacks.cluster_plan import planned_clusters
 from stacks.config import CONFIG_KEY, PlatformConfig
+from stacks.manifests import ValidationResult, helm_releases, kubernetes_objects, validate_objects
 from stacks.offline import Capture, Captured, default_provider_violations, run_program
 from stacks.plan import build_plan
 from stacks.stackfile import StackFile, read_stack
@@ -30,6 +32,8 @@ class PreviewResult:
     diagnostics: list[str]
     #: The raw registrations (wire form, secrets wrapped); never written anywhere as is.
     capture: Capture
+    #: The schema check of every Kubernetes object against its cluster's version.
+    schema_check: ValidationResult
 
 
 def load_platform(stack_file: StackFile) -> PlatformConfig:
@@ -76,7 +80,14 @@ def run_preview(
     problems = default_provider_violations(capture, list(disabled))
     if problems:
         raise PreviewError("\n".join(problems))
+    plan = build_plan(capture)
+    plan["helmReleases"] = helm_releases(plan)
+    versions = {c.name: c.version for c in planned_clusters(cfg)}
+    schema_check = validate_objects(kubernetes_objects(plan), versions)
+    if schema_check.errors:
+        # The API server would refuse these objects at `pulumi up`; fail now, naming each field.
+        raise PreviewError("Kubernetes objects fail their schema:\n" + "\n".join(schema_check.errors))
     return PreviewResult(
-        stack_file=stack_file, config=cfg, plan=build_plan(capture),
-        diagnostics=capture.diagnostics, capture=capture,
+        stack_file=stack_file, config=cfg, plan=plan,
+        diagnostics=capture.diagnostics, capture=capture, schema_check=schema_check,
     )

@@ -281,7 +281,9 @@ def parse_platform(raw: Any) -> PlatformConfig:
         cfg = PlatformConfig.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(_from_pydantic(err)) from None
-    problems = _semantic_problems(cfg) + _network_problems(cfg)
+    from stacks.cluster_validation import cluster_problems  # it builds on this module
+
+    problems = _semantic_problems(cfg) + _network_problems(cfg) + cluster_problems(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -201,6 +201,7 @@ def test_adding_a_region_does_not_renumber_existing_tunnels():
 def test_no_tunnels_without_onprem():
     p = stack_platform("prod")
     p["sites"]["onprem"]["enabled"] = False
+    del p["kubernetes"]["onprem"]
     assert planned_tunnels(parse_platform(p)) == []
 
 

@@ -1,0 +1,39 @@
+"""Which clusters a stack has, their names and Kubernetes versions: pure, from the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stacks.config import PlatformConfig
+
+#: Provider names and the physical names of managed clusters use this, so it is known at preview.
+ONPREM = "onprem"
+
+
+@dataclass(frozen=True)
+class PlannedCluster:
+    site: str  # aws | gcp | azure | onprem
+    region: str  # cloud region/location; the data centre on-prem
+    name: str  # the cluster's name (EKS/GKE/AKS name; on-prem: sites.onprem.clusterName)
+    version: str  # Kubernetes minor version, e.g. "1.33"
+    config_path: str  # key path in the platform config, for messages
+
+
+def cluster_name(cfg: PlatformConfig, site: str, region: str) -> str:
+    return f"{cfg.prefix}-{site}-{region}"
+
+
+def planned_clusters(cfg: PlatformConfig) -> list[PlannedCluster]:
+    """Every cluster of the stack: on-prem first, then AWS, GCP, Azure in config order."""
+    k = cfg.kubernetes
+    if k is None:
+        return []
+    out: list[PlannedCluster] = []
+    if k.onprem is not None and cfg.sites.onprem is not None:
+        out.append(PlannedCluster(ONPREM, cfg.sites.onprem.datacenter, cfg.sites.onprem.cluster_name,
+                                  k.onprem.version or k.version, "kubernetes.onprem"))
+    for site in ("aws", "gcp", "azure"):
+        for region, cluster in getattr(k, site).items():
+            out.append(PlannedCluster(site, region, cluster_name(cfg, site, region),
+                                      cluster.version or k.version, f"kubernetes.{site}.{region}"))
+    return out
