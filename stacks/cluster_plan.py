@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.kubernetes.gpu_pool import GpuPoolSpec
 from stacks.config import PlatformConfig
+from stacks.kubernetes_config import GpuPool
 
 #: Provider names and the physical names of managed clusters use this, so it is known at preview.
 ONPREM = "onprem"
@@ -37,3 +39,13 @@ def planned_clusters(cfg: PlatformConfig) -> list[PlannedCluster]:
             out.append(PlannedCluster(site, region, cluster_name(cfg, site, region),
                                       cluster.version or k.version, f"kubernetes.{site}.{region}"))
     return out
+
+
+def gpu_specs(target: str, pools: list[GpuPool]) -> tuple[GpuPoolSpec, ...]:
+    """The config's GPU pools as the components' one interface (validated again there)."""
+    return tuple(GpuPoolSpec(
+        target=target, name=p.name, gpu_type=p.gpu_type, gpu_count=p.gpu_count,
+        machine_type=p.machine_type, min_size=p.min_size, max_size=p.max_size, spot=p.spot,
+        disk_size_gb=p.disk_size_gb, mig_profile=p.mig_profile,
+        time_slicing_replicas=p.time_slicing_replicas, nodes=tuple(p.nodes),
+    ) for p in pools)

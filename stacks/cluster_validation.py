@@ -41,8 +41,8 @@ RESERVED_NAMESPACES = frozenset({
     "envoy-gateway-system", "gateway", "gpu-operator",
 })
 
-_FIELD_WORDS = (("machine type", "machineType"), ("instance type", "machineType"),
-                ("VM size", "machineType"), ("gpu count", "gpuCount"), ("MIG", "migProfile"),
+_FIELD_WORDS = (("gpu count", "gpuCount"), ("machine type", "machineType"),
+                ("instance type", "machineType"), ("VM size", "machineType"), ("MIG", "migProfile"),
                 ("time-slicing", "timeSlicingReplicas"), ("gpu type", "gpuType"),
                 ("target", "gpuType"))
 

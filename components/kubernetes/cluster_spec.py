@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from typing import Literal
 
 import pulumi
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class SystemPoolSpec(BaseModel):
@@ -24,6 +25,12 @@ class SystemPoolSpec(BaseModel):
     min_size: int = Field(default=2, ge=1, description="Minimum nodes (at least 2 for HA add-ons in prod).")
     max_size: int = Field(default=4, ge=1, description="Maximum nodes (cluster autoscaler bound).")
     disk_size_gb: int = Field(default=100, ge=30, le=2048, description="OS disk size in GB (encrypted).")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SystemPoolSpec:
+        if self.min_size > self.max_size:
+            raise ValueError(f"min size {self.min_size} is larger than max size {self.max_size}")
+        return self
 
 
 class ApiAccess(BaseModel):
@@ -41,6 +48,16 @@ class ApiAccess(BaseModel):
         default=(), description="Private ranges (on-prem, VPN) allowed to the private API endpoint.")
     public_cidrs: tuple[str, ...] = Field(
         default=(), description="restricted only: public ranges allowed to the public endpoint.")
+
+    @model_validator(mode="after")
+    def _never_open(self) -> ApiAccess:
+        if self.mode == "restricted" and not self.public_cidrs:
+            raise ValueError("restricted API access needs public_cidrs")
+        if self.mode == "private" and self.public_cidrs:
+            raise ValueError("a private API has no public endpoint; public_cidrs only with restricted")
+        if any(ip_network(c, strict=False).prefixlen == 0 for c in self.public_cidrs):
+            raise ValueError("the API is never open to the whole internet (/0)")
+        return self
 
 
 @dataclass(frozen=True)
