@@ -346,7 +346,7 @@ database_encryption = ResourceValidationPolicy(
 )
 
 
-# --- Kubernetes secrets encryption (EKS, GKE) -------------------------------------------------------------
+# --- Kubernetes secrets encryption (EKS, GKE, AKS) -------------------------------------------------------------
 
 
 def check_cluster_secrets(resource_type: str, props: object, f: Findings) -> list[str]:
@@ -383,6 +383,20 @@ def check_cluster_secrets(resource_type: str, props: object, f: Findings) -> lis
         if not is_unknown(key) and not key:
             problems.append("databaseEncryption.keyName is not set")
         return problems
+    if resource_type == "azure-native:containerservice:ManagedCluster":
+        kms = lookup(props, "securityProfile", "azureKeyVaultKms")
+        if is_unknown(kms):
+            f.unknown(kms)
+            return []
+        enabled = lookup(kms, "enabled") if kms is not None else None
+        if is_unknown(enabled):
+            f.unknown(enabled)
+            return []
+        if enabled is not True:
+            return ["securityProfile.azureKeyVaultKms is not enabled (etcd secrets are not "
+                    "encrypted with a Key Vault key)"]
+        key_id = lookup(kms, "keyId")
+        return [] if is_unknown(key_id) or key_id else ["securityProfile.azureKeyVaultKms.keyId is not set"]
     return []
 
 
@@ -398,7 +412,8 @@ kubernetes_secrets_encryption = ResourceValidationPolicy(
     display_name="Managed Kubernetes encrypts secrets with a customer key",
     description=(
         "aws:eks Cluster encryptionConfig with provider.keyArn and resources including 'secrets'; "
-        "gcp:container Cluster databaseEncryption state ENCRYPTED with a keyName."
+        "gcp:container Cluster databaseEncryption state ENCRYPTED with a keyName; "
+        "azure-native:containerservice ManagedCluster securityProfile.azureKeyVaultKms enabled with a keyId."
     ),
     validate=_validate_cluster_secrets,
     enforcement_level=EnforcementLevel.MANDATORY,
@@ -406,7 +421,8 @@ kubernetes_secrets_encryption = ResourceValidationPolicy(
     tags=["encryption-at-rest", "kubernetes"],
     remediation_steps=(
         "EKS: encryption_config={provider: {key_arn: <aws.kms.Key>.arn}, resources: ['secrets']}. "
-        "GKE: database_encryption={state: 'ENCRYPTED', key_name: <gcp.kms.CryptoKey>.id}."
+        "GKE: database_encryption={state: 'ENCRYPTED', key_name: <gcp.kms.CryptoKey>.id}. "
+        "AKS: security_profile={azure_key_vault_kms: {enabled: True, key_id: <key>.key_uri_with_version}}."
     ),
 )
 

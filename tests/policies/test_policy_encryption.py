@@ -640,6 +640,41 @@ CASES: list[Case] = [
             )
         ],
     ),
+    case(
+        "kubernetes-secrets-encryption",
+        "aks-kms",
+        "pass",
+        [
+            rec(
+                "azure-native:containerservice:ManagedCluster",
+                "aks-ok",
+                {
+                    "location": "westeurope",
+                    "tags": TAGS,
+                    "securityProfile": {"azureKeyVaultKms": {"enabled": True, "keyId": "[unknown]"}},
+                },
+                **AZ,
+            )
+        ],
+    ),
+    case(
+        "kubernetes-secrets-encryption",
+        "aks-no-kms",
+        "fail",
+        [
+            rec(
+                "azure-native:containerservice:ManagedCluster",
+                "aks-plain",
+                {
+                    "location": "westeurope",
+                    "tags": TAGS,
+                    "securityProfile": {"workloadIdentity": {"enabled": True}},
+                },
+                **AZ,
+            )
+        ],
+        message="azureKeyVaultKms",
+    ),
     # storage-cmk-encryption
     case(
         "storage-cmk-encryption",
