@@ -1,0 +1,109 @@
+"""Every Helm chart the platform installs, pinned in one place, and the one way to install one.
+
+A pin names the exact chart version and where that version was checked, so a bump is a
+one-line, reviewable change here. Charts are installed only as `helm.v3.Release`: one resource
+whose chart, version, repository and values the offline preview can capture and list
+(`helm.v4.Chart` renders templates through provider invokes, which cannot run offline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """One chart at one exact version."""
+
+    chart: str  # chart name in `repository`, or a full oci:// reference
+    version: str
+    repository: str | None  # https Helm repository URL; None for OCI charts
+    source: str  # where the version was checked (release page / release notes)
+
+
+CHARTS: dict[str, ChartPin] = {
+    "cert-manager": ChartPin(
+        chart="cert-manager",
+        version="v1.19.4",
+        repository="https://charts.jetstack.io",
+        source="https://github.com/cert-manager/cert-manager/releases/tag/v1.19.4",
+    ),
+    "envoy-gateway": ChartPin(
+        chart="oci://docker.io/envoyproxy/gateway-helm",
+        version="v1.6.3",
+        repository=None,
+        source="https://gateway.envoyproxy.io/news/releases/notes/v1.6.3/",
+    ),
+    "metrics-server": ChartPin(
+        chart="metrics-server",
+        version="3.13.0",
+        repository="https://kubernetes-sigs.github.io/metrics-server/",
+        source="https://github.com/kubernetes-sigs/metrics-server/releases/tag/metrics-server-helm-chart-3.13.0",
+    ),
+    "gpu-operator": ChartPin(
+        chart="gpu-operator",
+        version="v25.10.1",
+        repository="https://helm.ngc.nvidia.com/nvidia",
+        source="https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/release-notes.html",
+    ),
+}
+
+#: Seconds Helm waits for each chart's objects to become ready before rolling back.
+RELEASE_TIMEOUT = 600
+#: Release revisions Helm keeps (enough to roll back a few upgrades, not an unbounded history).
+RELEASE_MAX_HISTORY = 5
+
+
+def release_args(key: str) -> dict[str, Any]:
+    """`chart`, `version` and (for https repositories) `repository_opts` of a pinned chart."""
+    if key not in CHARTS:
+        raise KeyError(f"no pinned chart {key!r}; pinned: {', '.join(CHARTS)}")
+    pin = CHARTS[key]
+    args: dict[str, Any] = {"chart": pin.chart, "version": pin.version}
+    if pin.repository is not None:
+        args["repository_opts"] = k8s.helm.v3.RepositoryOptsArgs(repo=pin.repository)
+    return args
+
+
+def pinned_release(
+    name: str,
+    key: str,
+    namespace: str,
+    values: Mapping[str, Any],
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource],
+) -> k8s.helm.v3.Release:
+    """Install the pinned chart `key` as release `key` into `namespace`, all-or-nothing.
+
+    The namespace is created by the caller (so it appears in the manifests with its Pod
+    Security labels), never by Helm. Values must hold no secrets: they are stored in the
+    release and in the plan in clear.
+    """
+    return k8s.helm.v3.Release(
+        name,
+        name=key,
+        namespace=namespace,
+        values=dict(values),
+        atomic=True,
+        cleanup_on_fail=True,
+        create_namespace=False,
+        timeout=RELEASE_TIMEOUT,
+        max_history=RELEASE_MAX_HISTORY,
+        **release_args(key),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
+
+
+def container_resources(
+    request_cpu: str, request_memory: str, limit_cpu: str, limit_memory: str
+) -> dict[str, dict[str, str]]:
+    """A container's `resources` value, in the shape every chart here takes."""
+    return {
+        "requests": {"cpu": request_cpu, "memory": request_memory},
+        "limits": {"cpu": limit_cpu, "memory": limit_memory},
+    }

@@ -1,0 +1,398 @@
+"""A platform namespace: Pod Security, a quota, container defaults and default-deny networking.
+
+`PlatformNamespace` is what every platform service and (later) every team environment lives
+in. It also holds the labelling helpers every Kubernetes object of the add-ons uses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from decimal import Decimal
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from components.tags import StandardTags, k8s_labels
+
+PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
+
+#: Pod Security Standards version enforced. Pinned to the clusters' minor version so a cluster
+#: upgrade never tightens admission under running workloads; audit and warn follow `latest`,
+#: so what the next version would reject shows up in audit logs and kubectl warnings first.
+POD_SECURITY_VERSION = "v1.33"
+#: Label every PlatformNamespace carries; the platform Gateway admits routes only from these.
+PLATFORM_NAMESPACE_LABEL = "hybridml.io/platform-namespace"
+_NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+_SUFFIXES = {
+    "": Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(" + "|".join(s for s in _SUFFIXES if s) + r")?$")
+
+
+def quantity(value: str) -> Decimal:
+    """A Kubernetes quantity string (`500m`, `2`, `64Gi`) as a number; ValueError if malformed."""
+    match = _QUANTITY.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 64Gi)")
+    return Decimal(match.group(1)) * _SUFFIXES[match.group(2) or ""]
+
+
+def object_labels(tags: StandardTags) -> dict[str, str]:
+    """`metadata.labels` of every object the platform creates: standard tags plus who manages it."""
+    return {
+        **k8s_labels(tags),
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/part-of": "hybrid-ml-platform",
+    }
+
+
+def pod_security_labels(level: PodSecurityLevel) -> dict[str, str]:
+    """Pod Security Admission labels: enforce at the pinned version, audit and warn at latest."""
+    prefix = "pod-security.kubernetes.io"
+    return {
+        f"{prefix}/enforce": level,
+        f"{prefix}/enforce-version": POD_SECURITY_VERSION,
+        f"{prefix}/audit": level,
+        f"{prefix}/audit-version": "latest",
+        f"{prefix}/warn": level,
+        f"{prefix}/warn-version": "latest",
+    }
+
+
+def known_name(resource: pulumi.Resource, name: str) -> pulumi.Output[str]:
+    """`name` as an Output that depends on `resource`: known at preview, ordered after it."""
+    return resource.urn.apply(lambda _: name)
+
+
+def add_on_namespace(
+    resource_name: str,
+    name: str,
+    tags: StandardTags,
+    level: PodSecurityLevel,
+    parent: pulumi.Resource,
+) -> k8s.core.v1.Namespace:
+    """A namespace for an add-on chart, created explicitly (never by Helm) with its PSA level."""
+    return k8s.core.v1.Namespace(
+        resource_name,
+        metadata={"name": name, "labels": {**object_labels(tags), **pod_security_labels(level)}},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _check_quantity(value: str) -> str:
+    quantity(value)
+    return value
+
+
+class NamespaceQuota(BaseModel):
+    """The namespace's ResourceQuota (`spec.hard`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requests_cpu: str = Field(description="requests.cpu: total CPU requested, e.g. `16`.")
+    requests_memory: str = Field(
+        description="requests.memory: total memory requested, e.g. `64Gi`."
+    )
+    limits_cpu: str = Field(description="limits.cpu: total CPU limit, at least requests_cpu.")
+    limits_memory: str = Field(
+        description="limits.memory: total memory limit, at least requests_memory."
+    )
+    requests_gpu: int = Field(
+        default=0, ge=0, description="requests.nvidia.com/gpu: whole GPUs (0 forbids GPU pods)."
+    )
+    pods: int = Field(default=100, ge=1, description="Maximum pods.")
+    persistentvolumeclaims: int = Field(
+        default=20, ge=0, description="Maximum PersistentVolumeClaims."
+    )
+    requests_storage: str = Field(default="500Gi", description="requests.storage: total PVC size.")
+
+    check_quantities = field_validator(
+        "requests_cpu", "requests_memory", "limits_cpu", "limits_memory", "requests_storage"
+    )(_check_quantity)
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> NamespaceQuota:
+        for kind in ("cpu", "memory"):
+            req, lim = getattr(self, f"requests_{kind}"), getattr(self, f"limits_{kind}")
+            if quantity(lim) < quantity(req):
+                raise ValueError(f"quota limits.{kind} {lim} is below requests.{kind} {req}")
+        return self
+
+    def hard(self) -> dict[str, str]:
+        return {
+            "requests.cpu": self.requests_cpu,
+            "requests.memory": self.requests_memory,
+            "limits.cpu": self.limits_cpu,
+            "limits.memory": self.limits_memory,
+            "requests.nvidia.com/gpu": str(self.requests_gpu),
+            "pods": str(self.pods),
+            "persistentvolumeclaims": str(self.persistentvolumeclaims),
+            "requests.storage": self.requests_storage,
+        }
+
+
+class ContainerDefaults(BaseModel):
+    """The namespace's LimitRange for containers: what a container gets when it says nothing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_request_cpu: str = Field(default="100m", description="CPU request when none is set.")
+    default_request_memory: str = Field(
+        default="256Mi", description="Memory request when none is set."
+    )
+    default_cpu: str = Field(default="1", description="CPU limit when none is set.")
+    default_memory: str = Field(default="1Gi", description="Memory limit when none is set.")
+    max_cpu: str = Field(default="16", description="Largest CPU limit one container may have.")
+    max_memory: str = Field(
+        default="128Gi", description="Largest memory limit one container may have."
+    )
+
+    check_quantities = field_validator("*")(_check_quantity)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContainerDefaults:
+        for kind in ("cpu", "memory"):
+            req, lim, top = (
+                getattr(self, f"{p}_{kind}") for p in ("default_request", "default", "max")
+            )
+            if not quantity(req) <= quantity(lim) <= quantity(top):
+                raise ValueError(
+                    f"container {kind} defaults must satisfy default request ({req}) "
+                    f"<= default limit ({lim}) <= max ({top})"
+                )
+        return self
+
+
+class EgressAllowance(BaseModel):
+    """Extra egress out of the namespace: destination ranges and ports (storage, databases)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(
+        pattern=_DNS_LABEL,
+        max_length=40,
+        description="Short name; the NetworkPolicy is `allow-egress-<name>`.",
+    )
+    cidrs: tuple[str, ...] = Field(min_length=1, description="Destination CIDRs (never a /0).")
+    ports: tuple[int, ...] = Field(min_length=1, description="Destination ports.")
+    protocol: Literal["TCP", "UDP"] = Field(default="TCP", description="Transport protocol.")
+
+    @field_validator("cidrs")
+    @classmethod
+    def _cidrs(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in cidrs:
+            network = ipaddress.ip_network(cidr, strict=True)
+            if network.prefixlen == 0:
+                raise ValueError(f"{cidr} opens egress to everywhere; name the destination ranges")
+        return cidrs
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, ports: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [p for p in ports if not 1 <= p <= 65535]
+        if bad:
+            raise ValueError(f"ports must be 1-65535; got {bad}")
+        return ports
+
+
+class NamespaceSpec(BaseModel):
+    """What a platform namespace is, without the tags (callers supply those)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=_DNS_LABEL, max_length=63, description="Namespace name (DNS label).")
+    quota: NamespaceQuota = Field(description="ResourceQuota of the namespace.")
+    defaults: ContainerDefaults = Field(
+        default_factory=ContainerDefaults,
+        description="LimitRange defaults and maxima for containers.",
+    )
+    allow_from_namespaces: tuple[str, ...] = Field(
+        default=(), description="Namespaces whose pods may connect in (e.g. gateway, monitoring)."
+    )
+    allow_egress_cidrs: tuple[EgressAllowance, ...] = Field(
+        default=(), description="Extra egress beyond DNS and the namespace itself."
+    )
+    pod_security: PodSecurityLevel = Field(
+        default="restricted", description="Pod Security Standard enforced."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in _RESERVED_NAMESPACES or name.startswith("kube-"):
+            raise ValueError(f"{name!r} is a Kubernetes system namespace")
+        return name
+
+    @field_validator("allow_from_namespaces")
+    @classmethod
+    def _namespaces(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in names if not re.match(_DNS_LABEL, n) or len(n) > 63]
+        if bad:
+            raise ValueError(f"not namespace names: {bad}")
+        return tuple(dict.fromkeys(names))
+
+    @field_validator("allow_egress_cidrs")
+    @classmethod
+    def _unique_egress(cls, rules: tuple[EgressAllowance, ...]) -> tuple[EgressAllowance, ...]:
+        names = [r.name for r in rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"egress allowance names must be unique; got {names}")
+        return rules
+
+
+class PlatformNamespaceArgs(NamespaceSpec):
+    """Arguments of a PlatformNamespace."""
+
+    tags: StandardTags = Field(description="Standard tags, put on every object as labels.")
+
+
+def _network_policy(
+    resource_name: str,
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    spec: dict,
+    ns: k8s.core.v1.Namespace,
+    parent: pulumi.Resource,
+) -> None:
+    k8s.networking.v1.NetworkPolicy(
+        resource_name,
+        metadata={"name": name, "namespace": namespace, "labels": labels},
+        spec={"podSelector": {}, **spec},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[ns]),
+    )
+
+
+def _in_namespace(name: str) -> dict:
+    return {"namespaceSelector": {"matchLabels": {_NAMESPACE_NAME_LABEL: name}}}
+
+
+class PlatformNamespace(pulumi.ComponentResource):
+    """A namespace with guard rails.
+
+    Creates the Namespace (Pod Security Admission enforced at `pod_security`, pinned version),
+    a ResourceQuota, a LimitRange, and NetworkPolicies: `default-deny` (all ingress and egress),
+    `allow-dns` (egress to kube-dns on 53/UDP+TCP), `allow-same-namespace`, `allow-from-<ns>` per
+    allowed namespace and `allow-egress-<name>` per egress allowance. Guarantees: nothing enters
+    or leaves the namespace unless listed; no container runs without requests and limits.
+    """
+
+    namespace_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: PlatformNamespaceArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("hybridml:kubernetes:PlatformNamespace", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = object_labels(args.tags)
+        ns_name = args.name
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={
+                "name": ns_name,
+                "labels": {
+                    **labels,
+                    **pod_security_labels(args.pod_security),
+                    PLATFORM_NAMESPACE_LABEL: "true",
+                },
+            },
+            opts=child,
+        )
+        inside = pulumi.ResourceOptions(parent=self, depends_on=[ns])
+        meta = {"namespace": ns_name, "labels": labels}
+        k8s.core.v1.ResourceQuota(
+            f"{name}-quota",
+            metadata={"name": "platform-quota", **meta},
+            spec={"hard": args.quota.hard()},
+            opts=inside,
+        )
+        d = args.defaults
+        k8s.core.v1.LimitRange(
+            f"{name}-limits",
+            metadata={"name": "container-defaults", **meta},
+            spec={
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": d.default_cpu, "memory": d.default_memory},
+                        "defaultRequest": {
+                            "cpu": d.default_request_cpu,
+                            "memory": d.default_request_memory,
+                        },
+                        "max": {"cpu": d.max_cpu, "memory": d.max_memory},
+                    }
+                ]
+            },
+            opts=inside,
+        )
+
+        def policy(role: str, spec: dict) -> None:
+            _network_policy(f"{name}-{role}", role, ns_name, labels, spec, ns, self)
+
+        policy("default-deny", {"policyTypes": ["Ingress", "Egress"]})
+        # kube-dns pods carry k8s-app=kube-dns on EKS (CoreDNS add-on), GKE, AKS and kubeadm alike.
+        policy(
+            "allow-dns",
+            {
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                **_in_namespace("kube-system"),
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        )
+        policy(
+            "allow-same-namespace",
+            {
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{"from": [{"podSelector": {}}]}],
+                "egress": [{"to": [{"podSelector": {}}]}],
+            },
+        )
+        for source in args.allow_from_namespaces:
+            policy(
+                f"allow-from-{source}",
+                {"policyTypes": ["Ingress"], "ingress": [{"from": [_in_namespace(source)]}]},
+            )
+        for rule in args.allow_egress_cidrs:
+            policy(
+                f"allow-egress-{rule.name}",
+                {
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [{"ipBlock": {"cidr": c}} for c in rule.cidrs],
+                            "ports": [{"protocol": rule.protocol, "port": p} for p in rule.ports],
+                        }
+                    ],
+                },
+            )
+
+        self.namespace_name = known_name(ns, ns_name)
+        self.register_outputs({"namespace_name": self.namespace_name})
