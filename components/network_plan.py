@@ -36,6 +36,7 @@ TUNNELS_PER_REGION = 4
 AZURE_APIPA = (ipaddress.ip_network("169.254.21.0/24"), ipaddress.ip_network("169.254.22.0/24"))
 LINK_LOCAL = ipaddress.ip_network("169.254.0.0/16")
 AZURE_GATEWAY_SUBNET_PREFIX = 27
+AZURE_APISERVER_SUBNET_PREFIX = 28
 AWS_ZONE_SUFFIXES = ("a", "b", "c")
 #: Inside ranges AWS refuses for VPN tunnels.
 AWS_RESERVED_INSIDE = tuple(ipaddress.ip_network(n) for n in (
@@ -158,6 +159,9 @@ def azure_layout(cidr: str) -> dict[str, str]:
     return {
         "nodes": str(_sub(net, p + 1, 0)),
         "endpoints": str(_sub(upper, p + 4, 0)),
+        # The /28 just below the gateway: AKS API server VNet integration (private KMS needs it).
+        "apiserver": str(_sub(net, AZURE_APISERVER_SUBNET_PREFIX,
+                              2 ** (AZURE_APISERVER_SUBNET_PREFIX - p) - 3)),
         # The last /27 of the VNet: Azure requires the name GatewaySubnet.
         "gateway": str(_sub(net, AZURE_GATEWAY_SUBNET_PREFIX,
                             2 ** (AZURE_GATEWAY_SUBNET_PREFIX - p) - 1)),

@@ -117,7 +117,7 @@ class NamespaceQuota(ConfigModel):
     """What one platform namespace may use in total."""
 
     cpu: str = Field(default="16", pattern=_QUANTITY)
-    """CPU requests (and limits) in total."""
+    """CPU requests in total (limits may reach twice this)."""
     memory: str = Field(default="64Gi", pattern=_QUANTITY)
     """Memory requests (and limits) in total."""
     gpus: int = Field(default=0, ge=0)

@@ -12,6 +12,7 @@ from components.gcp.artifact_store import ArtifactStore as GcpArtifactStore
 from components.gcp.artifact_store import ArtifactStoreArgs as GcpArtifactStoreArgs
 from components.tags import StandardTags
 from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConfig
+from stacks.clusters import build_clusters
 from stacks.network import build_network
 from stacks.providers import Providers, build_providers
 from stacks.validation import ConfigError, parse_platform
@@ -80,7 +81,8 @@ def build(cfg: PlatformConfig) -> None:
     if onprem is not None and onprem.enabled:
         kubeconfig = pulumi.Config(PROJECT).require_secret(onprem.kubeconfig_secret)
     providers = build_providers(cfg, standard_tags(cfg), kubeconfig)
-    build_network(cfg, providers, standard_tags(cfg))
+    networks = build_network(cfg, providers, standard_tags(cfg))
+    build_clusters(cfg, providers, networks, standard_tags(cfg))
     stores: dict[str, pulumi.Output[str]] = {}
     for store in cfg.storage.stores:
         stores.update(_artifact_stores(cfg, providers, store))

@@ -97,8 +97,15 @@ def test_gpu_pools_carry_exactly_the_agreed_labels_and_taint(plan):
         assert cfg["labels"] == {"nvidia.com/gpu.present": "true",
                                  "hybridml.io/gpu-type": spec.gpu_type,
                                  "hybridml.io/gpu-pool": spec.name}
-        assert cfg["taints"] == [{"key": "nvidia.com/gpu", "value": "true",
-                                  "effect": "NO_SCHEDULE"}]
+        # GKE taints GPU nodes itself (nvidia.com/gpu=present:NoSchedule) and refuses a second
+        # taint with that key and effect, so the pool must not ask for one...
+        assert "taints" not in cfg
+    # ...and GKE only does so when a non-GPU pool exists first.
+    system = next(r for r in plan["resources"] if r["type"] == "gcp:container/nodePool:NodePool"
+                  and r["inputs"]["name"] == "system")
+    for r in plan["resources"]:
+        if r["type"] == "gcp:container/nodePool:NodePool" and r["inputs"]["name"].startswith("gpu-"):
+            assert system["urn"] in r["dependencies"]
 
 
 @pytest.mark.parametrize(("spec", "accelerator"), [
@@ -404,7 +411,7 @@ def test_outputs_storage_class_pools_and_identity(applied):
     gke = KubernetesCluster("gke", _args())
     assert gke.workload_pool == f"{PROJECT}.svc.id.goog"
     assert set(gke.gpu_pools) == {"l4", "t4", "a100"}
-    assert gke.gpu_pools["l4"].taints == [{"key": "nvidia.com/gpu", "value": "true",
+    assert gke.gpu_pools["l4"].taints == [{"key": "nvidia.com/gpu", "value": "present",
                                            "effect": "NoSchedule"}]
     assert AGREED_LABELS == set(gke.gpu_pools["a100"].labels)
     assert gke.storage_class.provisioner == "pd.csi.storage.gke.io"

@@ -76,7 +76,9 @@ def test_vnet_subnets_follow_the_layout(built):
     subnets = {s["name"]: s for s in vnet["subnets"]}
     assert {n: s["addressPrefix"] for n, s in subnets.items()} == {
         "aks-nodes": layout["nodes"], "private-endpoints": layout["endpoints"],
-        "GatewaySubnet": layout["gateway"]}
+        "aks-apiserver": layout["apiserver"], "GatewaySubnet": layout["gateway"]}
+    assert subnets["aks-apiserver"]["delegations"][0]["serviceName"] == \
+        "Microsoft.ContainerService/managedClusters"
     assert "networkSecurityGroup" not in subnets["GatewaySubnet"]  # Azure refuses NSGs there
     assert all("networkSecurityGroup" in subnets[n] for n in ("aks-nodes", "private-endpoints"))
     assert subnets["private-endpoints"]["privateEndpointNetworkPolicies"] == "Enabled"
@@ -84,7 +86,7 @@ def test_vnet_subnets_follow_the_layout(built):
 
 def test_nsgs_admit_only_vnet_onprem_and_lb_probes(built):
     nsgs = resources_of(built, T_NSG)
-    assert len(nsgs) == 2
+    assert len(nsgs) == 3  # nodes, private endpoints, API server subnet
     for nsg in nsgs:
         rules = nsg["inputs"]["securityRules"]
         allows = [r for r in rules if r["direction"] == "Inbound" and r["access"] == "Allow"]

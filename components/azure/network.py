@@ -13,9 +13,10 @@ from components.azure.log_account import LogAccount, LogAccountArgs
 from components.tags import StandardTags, azure_tags
 
 #: Layout key -> Azure subnet name. A VPN gateway only goes into a subnet named GatewaySubnet.
-SUBNET_NAMES = {"nodes": "aks-nodes", "endpoints": "private-endpoints", "gateway": "GatewaySubnet"}
+SUBNET_NAMES = {"nodes": "aks-nodes", "endpoints": "private-endpoints",
+                "apiserver": "aks-apiserver", "gateway": "GatewaySubnet"}
 #: Subnets that get their own NSG (never GatewaySubnet: Azure does not support NSGs on it).
-NSG_SUBNETS = ("nodes", "endpoints")
+NSG_SUBNETS = ("nodes", "endpoints", "apiserver")
 #: Azure creates one Network Watcher per subscription and location, here, as soon as a VNet exists
 #: (unless the subscription opted out of automatic enablement). Only one may exist per location, so
 #: the component uses it rather than creating its own.
@@ -148,6 +149,10 @@ class Network(pulumi.ComponentResource):
             if role == "endpoints":
                 # Off by default: private endpoints would bypass the NSG and route tables.
                 subnet["private_endpoint_network_policies"] = "Enabled"
+            if role == "apiserver":
+                # AKS API server VNet integration runs the API server's internal LB here.
+                subnet["delegations"] = [{"name": "aks-apiserver",
+                                          "service_name": "Microsoft.ContainerService/managedClusters"}]
             subnets.append(subnet)
         vnet = azure.network.VirtualNetwork(
             f"{name}-vnet",

@@ -263,7 +263,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
 
         system = args.system_pool
-        autoscaled_node_pool(
+        system_pool = autoscaled_node_pool(
             f"{name}-system",
             parent=self,
             pool_name="system",
@@ -288,7 +288,8 @@ class KubernetesCluster(pulumi.ComponentResource):
                 GpuNodePoolArgs(pool=pool, project=args.project, cluster_id=cluster.id,
                                 location=args.region, node_service_account_email=node_sa.email,
                                 kms_key_id=key.disk_key_id, tags=args.tags,
-                                node_locations=args.gpu_zones.get(pool.name, ())),
+                                node_locations=args.gpu_zones.get(pool.name, ()),
+                                wait_for=(system_pool,)),
                 child,
             )
             for pool in args.gpu_pools

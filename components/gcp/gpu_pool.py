@@ -26,10 +26,6 @@ DEFAULT_ZONE_COUNT = 3
 #: The VM's identity comes from the node service account's IAM roles, not from scopes.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
-_GKE_TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE",
-                     "NoExecute": "NO_EXECUTE"}
-
-
 def hardened_node_config(
     *,
     machine_type: str,
@@ -73,6 +69,7 @@ def autoscaled_node_pool(
     node_config: dict[str, object],
     node_locations: tuple[str, ...] = (),
     location_policy: str = "BALANCED",
+    depends_on: tuple[pulumi.Resource, ...] = (),
 ) -> gcp.container.NodePool:
     """A node pool autoscaled between `min_size` and `max_size` nodes in total (all zones).
 
@@ -94,7 +91,8 @@ def autoscaled_node_pool(
         node_config=node_config,
         # The autoscaler owns the size after creation; a changed minimum must not replace
         # the pool.
-        opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["initialNodeCount"]),
+        opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["initialNodeCount"],
+                                    depends_on=list(depends_on)),
     )
 
 
@@ -108,6 +106,9 @@ class GpuNodePoolArgs(BaseModel):
     cluster_id: pulumi.Output[str] | str = Field(
         description="The cluster's id (projects/<p>/locations/<l>/clusters/<name>) or name.")
     location: str = Field(description="The cluster's location (its region).")
+    wait_for: tuple[pulumi.Resource, ...] = Field(
+        default=(), description="Created after these (the system pool: GKE taints GPU nodes "
+                                "only in clusters that already have a non-GPU pool).")
     node_service_account_email: pulumi.Output[str] | str = Field(
         description="Email of the dedicated node service account.")
     kms_key_id: pulumi.Output[str] | str = Field(
@@ -159,9 +160,10 @@ class GpuNodePool(pulumi.ComponentResource):
 
     Creates a `gcp.container.NodePool` whose nodes carry the platform's GPU convention: labels
     `nvidia.com/gpu.present=true`, `hybridml.io/gpu-type`, `hybridml.io/gpu-pool` and the taint
-    `nvidia.com/gpu=true:NoSchedule`. GKE also adds its own `nvidia.com/gpu=present:NoSchedule`
-    to GPU pools of clusters that have non-GPU pools; a toleration with operator `Exists` on key
-    `nvidia.com/gpu` matches both. GKE's own sharing labels (`cloud.google.com/gke-gpu-*`) come
+    key/effect `nvidia.com/gpu:NoSchedule`. The taint is GKE's own `nvidia.com/gpu=present`,
+    which GKE adds to GPU pools of clusters with non-GPU pools (the cluster creates its system
+    pool first) and which makes GKE refuse a second taint with that key and effect; tolerate it
+    with `gpu_toleration()` (operator Exists), as on every other target. GKE's own sharing labels (`cloud.google.com/gke-gpu-*`) come
     with MIG partitioning and time-sharing, which are node pool settings here.
 
     Guarantees: GKE-managed NVIDIA driver (LATEST), boot disks encrypted with the cluster's
@@ -184,7 +186,8 @@ class GpuNodePool(pulumi.ComponentResource):
         pool = args.pool
         self.pool_name = pool.name
         self.labels = node_labels(pool)
-        self.taints = [node_taint()]
+        # What the nodes carry (GKE's taint); nothing is requested, see the docstring.
+        self.taints = [node_taint("gcp")]
         node_pool = autoscaled_node_pool(
             f"{name}-pool",
             parent=self,
@@ -197,6 +200,7 @@ class GpuNodePool(pulumi.ComponentResource):
             node_locations=args.node_locations,
             # Spot capacity comes and goes per zone: take it wherever it is.
             location_policy="ANY" if pool.spot else "BALANCED",
+            depends_on=args.wait_for,
             node_config=hardened_node_config(
                 machine_type=pool.machine_type,
                 service_account=args.node_service_account_email,
@@ -206,7 +210,6 @@ class GpuNodePool(pulumi.ComponentResource):
                 resource_labels=gcp_labels(args.tags),
                 guest_accelerators=[_guest_accelerator(pool)],
                 spot=pool.spot,
-                taints=[{**t, "effect": _GKE_TAINT_EFFECT[t["effect"]]} for t in self.taints],
             ),
         )
 

@@ -5,7 +5,8 @@ against `gpu_catalog` before any resource exists. Every target puts the same con
 GPU nodes, so a workload written once schedules anywhere:
 
 - label `nvidia.com/gpu.present=true`, `hybridml.io/gpu-type=<type>`, `hybridml.io/gpu-pool=<pool>`
-- taint `nvidia.com/gpu=true:NoSchedule`
+- taint `nvidia.com/gpu=true:NoSchedule` (on GKE, GKE's own `nvidia.com/gpu=present:NoSchedule`:
+  GKE refuses a second taint with that key and effect); tolerate with `gpu_toleration()`
 
 Sharing: GKE partitions (MIG) and time-shares GPUs natively (node pool settings); on EKS, AKS and
 on-prem the NVIDIA GPU operator does it, steered by node labels: `nvidia.com/mig.config` for the
@@ -36,6 +37,8 @@ GPU_POOL_LABEL_KEY = "hybridml.io/gpu-pool"
 MIG_CONFIG_LABEL_KEY = "nvidia.com/mig.config"
 #: Node label choosing a key of the device plugin's config map (time-slicing).
 DEVICE_PLUGIN_CONFIG_LABEL_KEY = "nvidia.com/device-plugin.config"
+#: The value of the taint GKE puts on GPU nodes itself (see `node_taint`).
+GKE_GPU_TAINT_VALUE = "present"
 #: Name of the ConfigMap (in the GPU operator namespace) holding the time-slicing configs.
 TIME_SLICING_CONFIGMAP = "time-slicing-config"
 
@@ -101,9 +104,22 @@ def node_labels(spec: GpuPoolSpec) -> dict[str, str]:
     return labels
 
 
-def node_taint() -> dict[str, str]:
-    """The taint, in Kubernetes spelling: {key, value, effect}."""
-    return {"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": GPU_TAINT_EFFECT}
+def node_taint(target: str = "aws") -> dict[str, str]:
+    """The taint GPU nodes of `target` carry, in Kubernetes spelling: {key, value, effect}.
+
+    GKE taints GPU nodes itself with `nvidia.com/gpu=present:NoSchedule` (when the cluster has
+    non-GPU pools) and refuses a node pool that asks for a second taint with the same key and
+    effect ("Found more than one taint with key nvidia.com/gpu and effect NO_SCHEDULE"), so on
+    GKE the value is GKE's `present`. Key and effect are the same everywhere: tolerate with
+    `gpu_toleration()`.
+    """
+    value = GKE_GPU_TAINT_VALUE if target == "gcp" else GPU_TAINT_VALUE
+    return {"key": GPU_TAINT_KEY, "value": value, "effect": GPU_TAINT_EFFECT}
+
+
+def gpu_toleration() -> dict[str, str]:
+    """The toleration GPU workloads carry: matches the GPU taint on every target."""
+    return {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": GPU_TAINT_EFFECT}
 
 
 def time_slicing_config(specs: list[GpuPoolSpec]) -> dict[str, str]:
