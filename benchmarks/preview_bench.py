@@ -91,7 +91,14 @@ def _sdk_module(token: str) -> str | None:
     if pkg not in _PACKAGES:
         return None  # our own components: not part of the floor
     base = _PACKAGES[pkg]
-    mod = mod.split("/")[0] if pkg != "kubernetes" else mod.replace("/", ".").replace(".k8s.io", "")
+    if pkg == "kubernetes":
+        group, _, version = mod.rpartition("/")
+        group = group.replace(".k8s.io", "").replace("helm.sh", "helm")
+        if "." in group:
+            return None  # a custom resource (cert-manager, Gateway API): no SDK class
+        mod = f"{group or 'core'}.{version}"
+    else:
+        mod = mod.split("/")[0]
     return base if mod == "index" else f"{base}.{mod}"
 
 
