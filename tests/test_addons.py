@@ -80,6 +80,7 @@ POOLS: dict[str, tuple[GpuPoolSpec, ...]] = {
             gpu_count=1,
             machine_type="Standard_NC24ads_A100_v4",
             mig_profile="3g.40gb",
+            spot=True,
         ),
     ),
     "onprem": (
@@ -451,6 +452,10 @@ def test_gpu_operator_only_where_asked_with_the_sites_driver_choice(site_plan):
     assert {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"} in values[
         "daemonsets"
     ]["tolerations"]
+    spot_toleration = {"key": "kubernetes.azure.com/scalesetpriority", "operator": "Exists",
+                       "effect": "NoSchedule"}
+    aks_spot = site == "azure" and any(p.spot for p in POOLS[site])
+    assert (spot_toleration in values["daemonsets"]["tolerations"]) is aks_spot
     mig = any(p.mig_profile for p in POOLS[site])
     assert values["migManager"]["enabled"] is mig
     assert values.get("mig") == ({"strategy": "single"} if mig else None)

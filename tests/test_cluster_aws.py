@@ -304,7 +304,7 @@ def test_pod_identity_agent_and_oidc_provider_exist(plan):
 
 def test_ebs_csi_driver_gets_its_role_through_pod_identity(plan):
     names = _by_name(plan)
-    [assoc] = resources_of(plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assoc = names["eks-ebs-csi-identity"]
     role = names["eks-ebs-csi-role"]
     assert (assoc["inputs"]["namespace"], assoc["inputs"]["serviceAccount"]) == \
         ("kube-system", "ebs-csi-controller-sa")
@@ -399,3 +399,25 @@ def test_policy_pack_passes_and_would_catch_a_public_endpoint(plan):
     cluster = next(r for r in exposed["resources"] if r["type"] == CLUSTER)
     cluster["inputs"]["vpcConfig"]["endpointPublicAccess"] = True
     assert {d.policy_name for d in _mandatory(exposed)} == {"kubernetes-api-not-public"}
+
+
+def test_cluster_autoscaler_scales_this_clusters_node_groups(plan):
+    """EKS node groups do not scale themselves: the autoscaler runs with a Pod Identity role
+    that may only resize the groups EKS tags as this cluster's."""
+    names = _by_name(plan)
+    assoc = names["eks-autoscaler-identity"]
+    assert (assoc["inputs"]["namespace"], assoc["inputs"]["serviceAccount"]) == \
+        ("kube-system", "cluster-autoscaler")
+    read, write = _statements(names["eks-autoscaler-role-scaling"]["inputs"]["policy"])
+    assert write["Action"] == ["autoscaling:SetDesiredCapacity",
+                               "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    assert write["Condition"] == {"StringEquals": {
+        f"aws:ResourceTag/k8s.io/cluster-autoscaler/{NAME}": "owned"}}
+    assert not any(a.startswith(("autoscaling:Set", "autoscaling:Terminate")) for a in read["Action"])
+    release = names["eks-cluster-autoscaler"]
+    values = release["inputs"]["values"]
+    assert values["autoDiscovery"] == {"clusterName": NAME}
+    assert values["rbac"]["serviceAccount"]["name"] == "cluster-autoscaler"
+    assert values["image"]["tag"] == "v1.33.0"
+    assert release["provider"] == names["eks-k8s"]["urn"]
+    assert {assoc["urn"], names["eks-system"]["urn"]} <= set(release["dependencies"])

@@ -228,7 +228,8 @@ def test_cluster_args_reject_incoherent_networks():
 
 def test_private_cluster_has_no_public_endpoint(built):
     api = _one(built, T_CLUSTER)["inputs"]["apiServerAccessProfile"]
-    assert api["enablePrivateCluster"] is True and api["enablePrivateClusterPublicFQDN"] is False
+    # Private API address only; the public DNS name (resolving to it) lets on-prem find it.
+    assert api["enablePrivateCluster"] is True and api["enablePrivateClusterPublicFQDN"] is True
     assert "authorizedIPRanges" not in api
     assert (api["enableVnetIntegration"], api["subnetId"]) == (True, APISERVER)
 
@@ -407,3 +408,33 @@ def test_policy_pack_rejects_a_public_api_server(restricted, pack_config):
                           analyze_all_resources=True)
     failed = {(d.policy_name, d.urn) for d in res.diagnostics if d.enforcement_level == "mandatory"}
     assert ("kubernetes-api-not-public", cluster["urn"]) in failed
+
+
+AKS_EXEC_KUBECONFIG = """
+apiVersion: v1
+kind: Config
+clusters:
+- name: aks
+  cluster: {server: "https://aks.example:443", certificate-authority-data: Q0E=}
+users:
+- name: clusterUser
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: kubelogin
+      args: [get-token, --login, devicecode, --server-id, 6dae42f8-4368-4678-94ff-3960e28e3630,
+             --client-id, 80faf920-1908-4b52-b5ef-a8e7bedfc67a, --environment, AzurePublicCloud]
+"""
+
+
+def test_kubeconfig_logs_in_with_the_azure_cli_not_a_device_code():
+    """`pulumi up` in CI cannot answer a device-code prompt: the provider uses `az login`."""
+    import yaml
+
+    from components.azure.cluster import exec_with_cli_login
+
+    doc = yaml.safe_load(exec_with_cli_login(AKS_EXEC_KUBECONFIG))
+    [user] = doc["users"]
+    assert user["user"]["exec"]["args"] == [
+        "get-token", "--login", "azurecli", "--server-id", "6dae42f8-4368-4678-94ff-3960e28e3630"]
+    assert doc["clusters"][0]["cluster"]["server"] == "https://aks.example:443"

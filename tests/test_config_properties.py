@@ -58,7 +58,9 @@ def test_random_bad_values_give_clean_errors(stack, data, value):
 
 
 @settings(max_examples=100, deadline=None)
-@given(key=st.text(min_size=1, max_size=20).filter(lambda k: k.isidentifier()), value=junk)
+# Generated directly rather than filtered: filtering random text for identifiers discards so
+# much that Hypothesis's health check fails on some seeds.
+@given(key=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,19}", fullmatch=True), value=junk)
 def test_random_unknown_keys_are_named(key, value):
     platform = stack_platform("dev")
     if key in platform:

@@ -4,6 +4,7 @@ schema-valid manifest tree per cluster."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -129,18 +130,50 @@ def _containers(body: dict[str, Any]) -> list[dict[str, Any]]:
     return list(spec.get("containers", [])) + list(spec.get("initContainers", []))
 
 
-def test_no_workload_in_platform_namespaces_is_privileged_or_unlimited(prod):
-    workloads = [o for o in kubernetes_objects(prod.plan)
-                 if o.namespace in PLATFORM_NAMESPACES and o.kind in WORKLOAD_KINDS]
-    for w in workloads:
+def _workload_problems(objects: list) -> list[str]:
+    problems = []
+    for w in objects:
+        if w.namespace not in PLATFORM_NAMESPACES or w.kind not in WORKLOAD_KINDS:
+            continue
         for c in _containers(w.body):
-            assert not c.get("securityContext", {}).get("privileged"), w.urn
-            assert {"cpu", "memory"} <= set(c.get("resources", {}).get("limits", {})), w.urn
+            if c.get("securityContext", {}).get("privileged"):
+                problems.append(f"{w.namespace}/{w.name}: {c['name']} runs privileged")
+            if not {"cpu", "memory"} <= set(c.get("resources", {}).get("limits", {})):
+                problems.append(f"{w.namespace}/{w.name}: {c['name']} has no cpu/memory limits")
+    return problems
+
+
+def test_no_workload_in_platform_namespaces_is_privileged_or_unlimited(prod):
+    assert _workload_problems(kubernetes_objects(prod.plan)) == []
     # Pods without limits get the LimitRange defaults; privileged ones are refused by admission.
     for cluster in PROD_CLUSTERS:
         enforced = {o.name for o in _objects(prod, cluster, "Namespace")
                     if o.body["metadata"]["labels"].get("pod-security.kubernetes.io/enforce") == "restricted"}
         assert set(PLATFORM_NAMESPACES) <= enforced
+
+
+def test_a_privileged_unlimited_workload_is_caught_by_the_check_and_the_policy_pack():
+    from stacks.analyzer_client import run_policy_pack
+    from stacks.program import main
+
+    def program():
+        main()
+        provider = k8s.Provider("bad-k8s", kubeconfig="unused", cluster_identifier="onprem-prod")
+        k8s.apps.v1.Deployment(
+            "rogue", metadata={"name": "rogue", "namespace": "mlflow"},
+            spec={"selector": {"matchLabels": {"app": "rogue"}},
+                  "template": {"metadata": {"labels": {"app": "rogue"}},
+                               "spec": {"containers": [{"name": "app", "image": "busybox:1.36",
+                                                        "securityContext": {"privileged": True}}]}}},
+            opts=pulumi.ResourceOptions(provider=provider))
+
+    result = run_preview(ROOT, "prod", program=program)
+    assert _workload_problems(kubernetes_objects(result.plan)) == [
+        "mlflow/rogue: app runs privileged", "mlflow/rogue: app has no cpu/memory limits"]
+    config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
+    report = run_policy_pack(ROOT / "policies", result.plan["resources"], config, analyze_all_resources=True)
+    failed = {d.policy_name for d in report.diagnostics if d.urn and "rogue" in d.urn}
+    assert {"k8s-no-privileged-containers", "k8s-resource-requests-limits"} <= failed
 
 
 def _taint(t: dict[str, Any]) -> tuple[str, str, str]:

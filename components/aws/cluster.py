@@ -22,6 +22,7 @@ from components.aws.gpu_pool import (
 from components.aws.network import LOG_RETENTION_DAYS
 from components.aws.vpn import StrInput
 from components.gpu_catalog import MACHINE_TYPES
+from components.kubernetes.charts import container_resources, pinned_release
 from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, SystemPoolSpec
 from components.kubernetes.gpu_pool import GpuPoolSpec
 from components.regions import AWS_REGIONS
@@ -230,7 +231,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=tags,
             opts=child)
-        self._addons(name, args, cluster, key, system, tags)
+        agent = self._addons(name, args, cluster, key, system, tags)
 
         self.gpu_pools = {
             pool.name: GpuNodePool(
@@ -248,6 +249,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, cluster_identifier=cname,
             enable_server_side_apply=True, opts=child)
+        self._autoscaler(name, args, cluster, agent, system, tags)
         self.cluster_name = cluster.name
         self.storage_class = StorageClassSpec(
             provisioner=EBS_CSI_PROVISIONER,
@@ -286,7 +288,7 @@ class KubernetesCluster(pulumi.ComponentResource):
         )
 
     def _addons(self, name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
-                key: aws.kms.Key, system: aws.eks.NodeGroup, tags: dict[str, str]) -> None:
+                key: aws.kms.Key, system: aws.eks.NodeGroup, tags: dict[str, str]) -> aws.eks.Addon:
         # Add-ons with pods only become ACTIVE once there are nodes to run them on.
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=[system])
         agent = aws.eks.Addon(
@@ -301,3 +303,26 @@ class KubernetesCluster(pulumi.ComponentResource):
             f"{name}-ebs-csi", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[system, *csi_grants]))
+        return agent
+
+    def _autoscaler(self, name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
+                    agent: aws.eks.Addon, system: aws.eks.NodeGroup, tags: dict[str, str]) -> None:
+        # EKS managed node groups do not scale by themselves: without this the GPU pools would
+        # sit at minSize. It scales the groups EKS tags as this cluster's, from zero too
+        # (the node groups carry the node-template label/taint tags).
+        grants = iam.autoscaler_identity(f"{name}-autoscaler", args.account_id, args.cluster_name,
+                                         cluster.name, agent, tags, self)
+        values = {
+            "cloudProvider": "aws",
+            "awsRegion": args.region,
+            "autoDiscovery": {"clusterName": args.cluster_name},
+            "image": {"tag": f"v{args.kubernetes_version}.0"},  # matches the control plane
+            "rbac": {"serviceAccount": {"create": True, "name": iam.AUTOSCALER_SERVICE_ACCOUNT}},
+            "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste",
+                          "skip-nodes-with-system-pods": False},
+            "resources": container_resources("100m", "300Mi", "500m", "600Mi"),
+            "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                         "capabilities": {"drop": ["ALL"]}},
+        }
+        pinned_release(f"{name}-cluster-autoscaler", "cluster-autoscaler", iam.AUTOSCALER_NAMESPACE,
+                       values, parent=self, depends_on=[system, *grants], provider=self.provider)

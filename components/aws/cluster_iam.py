@@ -142,3 +142,44 @@ def ebs_csi_identity(
         service_account=EBS_CSI_SERVICE_ACCOUNT, role_arn=role.arn, tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[agent]))
     return [association, kms, *attachments]
+
+
+#: The cluster autoscaler's service account (the chart's `rbac.serviceAccount.name`).
+AUTOSCALER_NAMESPACE, AUTOSCALER_SERVICE_ACCOUNT = "kube-system", "cluster-autoscaler"
+
+
+def autoscaler_policy(cluster_name: str) -> str:
+    # The cluster-autoscaler AWS README's least-privilege policy: read everywhere, change only
+    # the Auto Scaling groups EKS tags as this cluster's (k8s.io/cluster-autoscaler/<name>=owned).
+    return doc(
+        {"Effect": "Allow", "Resource": "*", "Action": [
+            "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+            "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+            "autoscaling:DescribeTags", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+            "ec2:DescribeLaunchTemplateVersions", "ec2:GetInstanceTypesFromInstanceRequirements",
+            "eks:DescribeNodegroup"]},
+        {"Effect": "Allow", "Resource": "*",
+         "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+         "Condition": {"StringEquals": {
+             f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster_name}": "owned"}}},
+    )
+
+
+def autoscaler_identity(
+    name: str, account_id: str, cluster_name: str, cluster: pulumi.Input[str],
+    agent: pulumi.Resource, tags: dict[str, str], parent: pulumi.Resource,
+) -> list[pulumi.Resource]:
+    """The cluster autoscaler's role, bound to its service account by Pod Identity; returns
+    what the autoscaler must wait for."""
+    role, _ = role_with_policies(
+        f"{name}-role", f"{cluster_name}-autoscaler", f"Cluster autoscaler of EKS {cluster_name}",
+        pod_identity_trust(account_id, cluster_name, AUTOSCALER_NAMESPACE, AUTOSCALER_SERVICE_ACCOUNT),
+        (), tags, parent)
+    policy = aws.iam.RolePolicy(f"{name}-role-scaling", role=role.id,
+                                policy=autoscaler_policy(cluster_name),
+                                opts=pulumi.ResourceOptions(parent=parent))
+    association = aws.eks.PodIdentityAssociation(
+        f"{name}-identity", cluster_name=cluster, namespace=AUTOSCALER_NAMESPACE,
+        service_account=AUTOSCALER_SERVICE_ACCOUNT, role_arn=role.arn, tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[agent]))
+    return [association, policy]

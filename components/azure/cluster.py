@@ -8,6 +8,7 @@ import ipaddress
 import pulumi
 import pulumi_azure_native as azure
 import pulumi_kubernetes as k8s
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.azure.cluster_keys import create_cluster_keys
@@ -93,8 +94,30 @@ class KubernetesClusterArgs(BaseModel):
         return self
 
 
+#: kubelogin login mode of the provider's kubeconfig: the Azure CLI's login (`az login`, which
+#: CI does by OIDC with azure/login). AKS hands out `devicecode`, which waits for a browser.
+KUBELOGIN_MODE = "azurecli"
+
+
+def exec_with_cli_login(kubeconfig: str) -> str:
+    """AKS's exec kubeconfig with every kubelogin user switched to the Azure CLI login
+    (`kubelogin get-token --login azurecli --server-id <AKS server app id>`), like
+    `kubelogin convert-kubeconfig -l azurecli`, so `pulumi up` never waits for a device code."""
+    doc = yaml.safe_load(kubeconfig)
+    for user in doc.get("users") or []:
+        exec_ = (user.get("user") or {}).get("exec") or {}
+        if exec_.get("command") != "kubelogin":
+            continue
+        args = list(exec_.get("args") or [])
+        server_id = args[args.index("--server-id") + 1] if "--server-id" in args else None
+        if server_id is None:
+            raise ValueError("AKS kubeconfig: kubelogin without --server-id")
+        exec_["args"] = ["get-token", "--login", KUBELOGIN_MODE, "--server-id", server_id]
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
 def _kubeconfig(creds: azure.containerservice.ListManagedClusterUserCredentialsResult) -> str:
-    return base64.b64decode(creds.kubeconfigs[0].value).decode()
+    return exec_with_cli_login(base64.b64decode(creds.kubeconfigs[0].value).decode())
 
 
 class KubernetesCluster(pulumi.ComponentResource):
@@ -281,7 +304,9 @@ class KubernetesCluster(pulumi.ComponentResource):
     def _api_server(args: KubernetesClusterArgs) -> dict:
         profile: dict = {"enable_vnet_integration": True, "subnet_id": args.api_server_subnet_id}
         if args.api_access.mode == "private":
+            # The public FQDN resolves to the private API address: on-prem (where `pulumi up`
+            # runs, over the VPN) resolves it without forwarding to the cluster's private DNS zone.
             return {**profile, "enable_private_cluster": True,
-                    "enable_private_cluster_public_fqdn": False}
+                    "enable_private_cluster_public_fqdn": True}
         return {**profile, "enable_private_cluster": False,
                 "authorized_ip_ranges": list(args.api_access.public_cidrs)}

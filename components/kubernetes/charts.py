@@ -51,6 +51,14 @@ CHARTS: dict[str, ChartPin] = {
         repository="https://helm.ngc.nvidia.com/nvidia",
         source="https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/latest/release-notes.html",
     ),
+    # EKS only (GKE and AKS autoscale pools themselves). The image tag follows the cluster's
+    # minor version; chart 9.47.0+ supports 1.33 (kubernetes/autoscaler cluster-autoscaler README).
+    "cluster-autoscaler": ChartPin(
+        chart="cluster-autoscaler",
+        version="9.47.0",
+        repository="https://kubernetes.github.io/autoscaler",
+        source="https://github.com/kubernetes/autoscaler/tree/master/cluster-autoscaler#releases",
+    ),
 }
 
 #: Seconds Helm waits for each chart's objects to become ready before rolling back.
@@ -77,6 +85,7 @@ def pinned_release(
     values: Mapping[str, Any],
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource],
+    provider: pulumi.ProviderResource | None = None,
 ) -> k8s.helm.v3.Release:
     """Install the pinned chart `key` as release `key` into `namespace`, all-or-nothing.
 
@@ -95,7 +104,8 @@ def pinned_release(
         timeout=RELEASE_TIMEOUT,
         max_history=RELEASE_MAX_HISTORY,
         **release_args(key),
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+        # `provider` for a parent that is not itself on the cluster (a cloud's cluster component).
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on), provider=provider),
     )
 
 

@@ -25,6 +25,8 @@ from components.kubernetes.namespace import add_on_namespace, object_labels
 from components.tags import StandardTags
 
 NAMESPACE = "gpu-operator"
+#: The taint AKS puts on Spot nodes (kubernetes.azure.com/scalesetpriority=spot:NoSchedule).
+AKS_SPOT_TAINT_KEY = "kubernetes.azure.com/scalesetpriority"
 #: Time-slicing ConfigMap key for GPU nodes whose pool does not time-slice. Made the device
 #: plugin's default explicitly: with no default, a ConfigMap holding a single config becomes
 #: every unlabelled node's config (the plugin's "single" fallback), time-slicing pools that
@@ -33,6 +35,10 @@ NO_SHARING_KEY = "no-sharing"
 
 
 def _values(pools: Sequence[GpuPoolSpec], driver: bool, toolkit: bool, time_slicing: bool) -> dict:
+    tolerations = [{"key": GPU_TAINT_KEY, "operator": "Exists", "effect": GPU_TAINT_EFFECT}]
+    if any(p.spot and p.target == "azure" for p in pools):
+        # AKS taints Spot nodes itself; without this no driver or device plugin lands there.
+        tolerations.append({"key": AKS_SPOT_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"})
     values: dict = {
         "operator": {"resources": container_resources("200m", "128Mi", "500m", "512Mi")},
         "driver": {"enabled": driver},
@@ -40,11 +46,7 @@ def _values(pools: Sequence[GpuPoolSpec], driver: bool, toolkit: bool, time_slic
         # The chart's default already tolerates this taint; stated so a chart bump cannot drop
         # it. Operands need no nodeSelector: the operator schedules them only on nodes it labels
         # nvidia.com/gpu.deploy.<operand>=true, i.e. nodes with an NVIDIA GPU.
-        "daemonsets": {
-            "tolerations": [
-                {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": GPU_TAINT_EFFECT}
-            ]
-        },
+        "daemonsets": {"tolerations": tolerations},
         # ServiceMonitor needs the Prometheus operator CRDs; switched on with monitoring.
         "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": False}},
         "migManager": {"enabled": wants_mig(list(pools))},
