@@ -92,8 +92,13 @@ def _gpu_pool_problems(target: str, pools: list[GpuPool], loc: tuple[Any, ...]) 
     return out
 
 
-def _access_problems(cluster: Any, loc: tuple[Any, ...]) -> list[ConfigProblem]:
+def _access_problems(cfg: PlatformConfig, cluster: Any, loc: tuple[Any, ...]) -> list[ConfigProblem]:
     out: list[ConfigProblem] = []
+    if cluster.api_access == "private" and (cfg.network is None or cfg.network.onprem is None):
+        # The private endpoint is reached from on-prem over the VPN; without it, from nowhere.
+        out.append(ConfigProblem(_path((*loc, "apiAccess")), "private",
+                                 "a private API is reached over the VPN from network.onprem; "
+                                 "configure it, or use restricted with publicCidrs"))
     if cluster.api_access == "restricted" and not cluster.public_cidrs:
         out.append(ConfigProblem(_path((*loc, "publicCidrs")), _MISSING,
                                  "restricted API access needs the public ranges allowed to reach it"))
@@ -185,7 +190,7 @@ def cluster_problems(cfg: PlatformConfig) -> list[ConfigProblem]:
                                          f"a cluster runs in its region's network; add network.{site}.{region}"))
             if cluster.version:
                 out += _version_problem(cluster.version, (*loc, "version"))
-            out += _access_problems(cluster, loc)
+            out += _access_problems(cfg, cluster, loc)
             out += _gpu_pool_problems(site, cluster.gpu_pools, loc)
             if site == "azure":
                 out += _aks_range_problems(cfg, cluster, loc)

@@ -179,7 +179,7 @@ def write_manifests(plan: dict[str, Any], out_dir: Path) -> Path:
         if obj.patch:
             head += "# server-side apply patch of an existing object\n"
         path.write_text(head + yaml.safe_dump(obj.body, sort_keys=False), encoding="utf-8")
-    releases = helm_releases(plan)
+    releases = plan["helmReleases"]  # listed by the preview (`helm_releases`)
     for cluster in sorted({r["cluster"] for r in releases}):
         mine = [{k: v for k, v in r.items() if k != "cluster"} for r in releases if r["cluster"] == cluster]
         path = root / cluster / "helm-releases.yaml"

@@ -11,8 +11,8 @@ from components.azure.artifact_store import ArtifactStoreArgs as AzureArtifactSt
 from components.gcp.artifact_store import ArtifactStore as GcpArtifactStore
 from components.gcp.artifact_store import ArtifactStoreArgs as GcpArtifactStoreArgs
 from components.tags import StandardTags
-from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConfig
 from stacks.clusters import build_clusters
+from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConfig
 from stacks.network import build_network
 from stacks.providers import Providers, build_providers
 from stacks.validation import ConfigError, parse_platform

@@ -204,13 +204,15 @@ def test_bad_gpu_configs_name_what_is_allowed():
                     machine_type="g6.xlarge")
     aws = GpuPoolSpec(target="aws", name="g6", gpu_type="nvidia-l4", gpu_count=1,
                       machine_type="g6.xlarge")
-    with pytest.raises(ValidationError, match="target 'azure'"):
+    with pytest.raises(ValidationError, match="targets aws; allowed here: target azure"):
         _args(gpu_pools=(aws,))
-    with pytest.raises(ValidationError, match="target 'azure'"):
+    with pytest.raises(ValidationError, match="targets aws; allowed here: target azure"):
         GpuNodePoolArgs(pool=aws, resource_group_name=GROUP, cluster_name=NAME,
                         vnet_subnet_id=NODES, kubernetes_version="1.33", tags=TAGS)
-    with pytest.raises(ValidationError, match="unique"):
+    with pytest.raises(ValidationError, match="'a100' is used twice"):
         _args(gpu_pools=(A100, A100))
+    with pytest.raises(ValidationError, match="'system' is the system pool's"):
+        _args(gpu_pools=(A100.model_copy(update={"name": "system"}),))
 
 
 def test_cluster_args_reject_incoherent_networks():

@@ -107,6 +107,16 @@ def test_restricted_api_needs_public_ranges_and_never_the_internet():
     assert any(line.startswith(f"{K}.aws.eu-west-1.publicCidrs[1]: bad value '10.1.0.0/16'") for line in lines)
 
 
+def test_private_api_needs_the_onprem_network_to_be_reached_from():
+    p = stack_platform("dev")
+    p["sites"]["onprem"]["enabled"] = False
+    del p["kubernetes"]["onprem"]
+    del p["network"]["onprem"]
+    line = _one(p)
+    assert line.startswith(f"{K}.aws.eu-west-1.apiAccess: bad value 'private'")
+    assert "use restricted with publicCidrs" in line
+
+
 def test_cluster_in_a_region_without_network_or_site():
     p = stack_platform("prod")
     p["kubernetes"]["aws"]["eu-central-1"] = {}

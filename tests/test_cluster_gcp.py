@@ -202,13 +202,13 @@ def test_gke_rejects_mig_sizes_it_does_not_offer():
 def test_cluster_args_reject_foreign_pools_and_zones():
     aws = GpuPoolSpec(target="aws", name="l4", gpu_type="nvidia-l4", gpu_count=1,
                       machine_type="g6.xlarge")
-    with pytest.raises(ValidationError, match="targets aws; GKE pools need target gcp"):
+    with pytest.raises(ValidationError, match="targets aws; allowed here: target gcp"):
         _args(gpu_pools=(aws,), gpu_zones={})
     with pytest.raises(ValidationError, match="not a zone of europe-west4"):
         _args(gpu_zones={"a100": ("europe-west1-b",)})
     with pytest.raises(ValidationError, match="not a gpu pool"):
         _args(gpu_zones={"h100": ("europe-west4-b",)})
-    with pytest.raises(ValidationError, match="defined twice"):
+    with pytest.raises(ValidationError, match="used twice"):
         _args(gpu_pools=(L4, L4), gpu_zones={})
 
 

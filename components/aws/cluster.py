@@ -24,7 +24,7 @@ from components.aws.vpn import StrInput
 from components.gpu_catalog import MACHINE_TYPES
 from components.kubernetes.charts import container_resources, pinned_release
 from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, SystemPoolSpec
-from components.kubernetes.gpu_pool import GpuPoolSpec
+from components.kubernetes.gpu_pool import GpuPoolSpec, pool_problems
 from components.regions import AWS_REGIONS
 from components.tags import StandardTags, aws_tags
 
@@ -32,19 +32,6 @@ from components.tags import StandardTags, aws_tags
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 SYSTEM_AMI_TYPE = "AL2023_x86_64_STANDARD"
 EBS_CSI_PROVISIONER = "ebs.csi.aws.com"
-_OPEN = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _networks(values: tuple[str, ...], what: str) -> list[_Network]:
-    nets = []
-    for value in values:
-        try:
-            nets.append(ipaddress.ip_network(value, strict=True))
-        except ValueError as err:
-            raise ValueError(f"{what}: {value!r} is not a CIDR ({err})") from None
-    return nets
-
 
 class KubernetesClusterArgs(BaseModel):
     """Arguments of one EKS cluster."""
@@ -73,31 +60,9 @@ class KubernetesClusterArgs(BaseModel):
     gpu_pools: tuple[GpuPoolSpec, ...] = Field(default=(), description="GPU pools (target aws).")
     log_retention_days: int = Field(description="Days control-plane logs are kept (CloudWatch).")
 
-    @field_validator("api_access")
-    @classmethod
-    def _api_access(cls, value: ApiAccess) -> ApiAccess:
-        admin = _networks(value.admin_cidrs, "admin_cidrs")
-        if any(n.is_global for n in admin):
-            raise ValueError("admin_cidrs reach the private endpoint over the VPN and must be "
-                             "private ranges; public ranges belong in public_cidrs (restricted)")
-        public = _networks(value.public_cidrs, "public_cidrs")
-        if value.mode == "restricted" and not public:
-            raise ValueError("restricted API access needs public_cidrs (the ranges allowed to the "
-                             "public endpoint); use mode private for no public endpoint")
-        if value.mode == "private" and public:
-            raise ValueError("public_cidrs only apply to mode restricted; private has no public "
-                             "endpoint")
-        if any(n in _OPEN for n in public):
-            raise ValueError("public_cidrs may not contain 0.0.0.0/0 or ::/0; list the office/VPN "
-                             "egress ranges")
-        return value
-
     @field_validator("system_pool")
     @classmethod
     def _system_pool(cls, value: SystemPoolSpec) -> SystemPoolSpec:
-        if value.min_size > value.max_size:
-            raise ValueError(f"system pool min size {value.min_size} is larger than max size "
-                             f"{value.max_size}")
         if value.machine_type in MACHINE_TYPES["aws"]:
             raise ValueError(f"system pool instance type {value.machine_type!r} carries GPUs; "
                              "GPUs belong in gpu_pools")
@@ -109,12 +74,11 @@ class KubernetesClusterArgs(BaseModel):
         problems = [] if self.region in AWS_REGIONS else [f"unknown AWS region {self.region!r}"]
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             problems.append(f"CloudWatch Logs keeps logs {sorted(LOG_RETENTION_DAYS)} days only")
-        _networks((self.vpc_cidr,), "vpc_cidr")
-        names = [p.name for p in self.gpu_pools]
-        problems += [f"GPU pool {p.name!r} targets {p.target}; allowed: aws"
-                     for p in self.gpu_pools if p.target != "aws"]
-        problems += [f"GPU pool name {n!r} is used twice" for n in sorted(set(names))
-                     if names.count(n) > 1]
+        try:
+            ipaddress.ip_network(self.vpc_cidr, strict=True)
+        except ValueError as err:
+            problems.append(f"vpc_cidr: {self.vpc_cidr!r} is not a CIDR ({err})")
+        problems += pool_problems("aws", self.gpu_pools)
         if problems:
             raise ValueError("; ".join(problems))
         return self

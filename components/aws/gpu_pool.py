@@ -8,7 +8,7 @@ import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components.aws.vpn import StrInput
-from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint
+from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint, pool_problems
 from components.tags import StandardTags, aws_tags
 
 #: The AL2023 EKS AMI with the NVIDIA driver and container toolkit preinstalled, so the GPU
@@ -106,8 +106,8 @@ class GpuNodePoolArgs(BaseModel):
     @field_validator("pool")
     @classmethod
     def _aws_pool(cls, value: GpuPoolSpec) -> GpuPoolSpec:
-        if value.target != "aws":
-            raise ValueError(f"GPU pool {value.name!r} targets {value.target}; allowed: aws")
+        if problems := pool_problems("aws", (value,)):
+            raise ValueError("; ".join(problems))
         return value
 
 

@@ -16,7 +16,7 @@ from components.azure.gpu_pool import AZ_ZONES, GpuNodePool, GpuNodePoolArgs
 from components.azure.log_account import _grant
 from components.azure.network import known_after
 from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, SystemPoolSpec
-from components.kubernetes.gpu_pool import GpuPoolSpec
+from components.kubernetes.gpu_pool import GpuPoolSpec, pool_problems
 from components.tags import StandardTags, azure_tags
 
 #: Built-in role "Network Contributor" (join the subnets, manage the load balancer rules).
@@ -71,11 +71,11 @@ class KubernetesClusterArgs(BaseModel):
     @field_validator("gpu_pools")
     @classmethod
     def _azure_pools(cls, pools: tuple[GpuPoolSpec, ...]) -> tuple[GpuPoolSpec, ...]:
-        if wrong := [p.name for p in pools if p.target != "azure"]:
-            raise ValueError(f"GPU pools {wrong} are not for azure; AKS takes target 'azure'")
-        names = [p.name for p in pools]
-        if dupes := sorted({n for n in names if names.count(n) > 1} | ({"system"} & set(names))):
-            raise ValueError(f"GPU pool names must be unique and not 'system': {dupes}")
+        problems = pool_problems("azure", pools)
+        if any(p.name == "system" for p in pools):
+            problems.append("GPU pool name 'system' is the system pool's")
+        if problems:
+            raise ValueError("; ".join(problems))
         return pools
 
     @model_validator(mode="after")

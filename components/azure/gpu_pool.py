@@ -7,7 +7,7 @@ import pulumi_azure_native as azure
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components.gpu_catalog import GPU_TAINT
-from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint
+from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint, pool_problems
 from components.tags import StandardTags, azure_tags
 
 #: What AKS itself puts on every node of a Spot pool (it cannot be left off, so pods that
@@ -39,8 +39,8 @@ class GpuNodePoolArgs(BaseModel):
     @field_validator("pool")
     @classmethod
     def _azure_pool(cls, pool: GpuPoolSpec) -> GpuPoolSpec:
-        if pool.target != "azure":
-            raise ValueError(f"an AKS GPU pool needs target 'azure', not {pool.target!r}")
+        if problems := pool_problems("azure", (pool,)):
+            raise ValueError("; ".join(problems))
         return pool
 
     @field_validator("zones")

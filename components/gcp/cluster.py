@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from components.gcp.gpu_pool import (
 )
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE
 from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, SystemPoolSpec
-from components.kubernetes.gpu_pool import GpuPoolSpec
+from components.kubernetes.gpu_pool import GpuPoolSpec, pool_problems
 from components.tags import StandardTags, gcp_labels
 
 _GCP_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
@@ -40,14 +39,6 @@ NODE_ROLES = (
 PD_CSI_PROVISIONER = "pd.csi.storage.gke.io"
 
 
-def _cidr(value: str, key: str) -> ipaddress.IPv4Network:
-    try:
-        net = ipaddress.IPv4Network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{key}: {value!r} is not an IPv4 network ({exc})") from None
-    if net.prefixlen == 0:
-        raise ValueError(f"{key}: {value!r} would open the API server to the whole internet")
-    return net
 
 
 def node_account_id(cluster_name: str) -> str:
@@ -104,23 +95,8 @@ class KubernetesClusterArgs(BaseModel):
         if minor < _MIN_MINOR:
             problems.append(f"kubernetes_version {self.kubernetes_version} is too old; GKE's "
                             f"managed DCGM metrics need 1.{_MIN_MINOR} or later")
-        access = self.api_access
-        try:
-            for i, cidr in enumerate(access.admin_cidrs):
-                _cidr(cidr, f"api_access.admin_cidrs[{i}]")
-            for i, cidr in enumerate(access.public_cidrs):
-                _cidr(cidr, f"api_access.public_cidrs[{i}]")
-        except ValueError as exc:
-            problems.append(str(exc))
-        # ApiAccess itself refuses public ranges on a private API and restricted without any.
-        if access.mode == "private" and not access.admin_cidrs:
-            problems.append("api_access: a private API without admin_cidrs is reachable by "
-                            "nobody (authorized networks are enforced on the private endpoint)")
         names = [p.name for p in self.gpu_pools]
-        problems += [f"gpu pool {n!r} is defined twice" for n in sorted(set(names))
-                     if names.count(n) > 1]
-        problems += [f"gpu pool {p.name!r} targets {p.target}; GKE pools need target gcp"
-                     for p in self.gpu_pools if p.target != "gcp"]
+        problems += pool_problems("gcp", self.gpu_pools)
         problems += [f"gpu_zones names {n!r}, which is not a gpu pool; pools: {', '.join(names)}"
                      for n in self.gpu_zones if n not in names]
         problems += [f"gpu_zones.{n}: {z!r} is not a zone of {self.region}"

@@ -9,7 +9,7 @@ import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components.gpu_catalog import cloud_accelerator
-from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint
+from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint, pool_problems
 from components.tags import StandardTags, gcp_labels
 
 #: MIG partition sizes GKE accepts per accelerator (`gpu_partition_size`), from the partition
@@ -121,10 +121,8 @@ class GpuNodePoolArgs(BaseModel):
 
     @model_validator(mode="after")
     def _fits_gke(self) -> GpuNodePoolArgs:
-        pool, problems = self.pool, []
-        if pool.target != "gcp":
-            problems.append(f"pool {pool.name!r} targets {pool.target}; "
-                            "a GKE pool needs target gcp")
+        pool = self.pool
+        problems = pool_problems("gcp", (pool,))
         allowed = GKE_MIG_PARTITIONS.get(pool.gpu_type, ())
         if pool.mig_profile is not None and pool.mig_profile not in allowed:
             problems.append(f"GKE has no MIG partition size {pool.mig_profile!r} for "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import ip_network
+from ipaddress import IPv4Network
 from typing import Literal
 
 import pulumi
@@ -51,13 +51,34 @@ class ApiAccess(BaseModel):
 
     @model_validator(mode="after")
     def _never_open(self) -> ApiAccess:
-        if self.mode == "restricted" and not self.public_cidrs:
-            raise ValueError("restricted API access needs public_cidrs")
-        if self.mode == "private" and self.public_cidrs:
-            raise ValueError("a private API has no public endpoint; public_cidrs only with restricted")
-        if any(ip_network(c, strict=False).prefixlen == 0 for c in self.public_cidrs):
-            raise ValueError("the API is never open to the whole internet (/0)")
+        # The one place these rules live: every cloud's cluster takes an ApiAccess.
+        admin = _networks(self.admin_cidrs, "admin_cidrs")
+        public = _networks(self.public_cidrs, "public_cidrs")
+        problems = []
+        if self.mode == "restricted" and not public:
+            problems.append("restricted API access needs public_cidrs")
+        if self.mode == "private" and public:
+            problems.append("a private API has no public endpoint; public_cidrs only with restricted")
+        if self.mode == "private" and not admin:
+            problems.append("a private API without admin_cidrs is reachable by nobody")
+        if any(n.prefixlen == 0 for n in admin + public):
+            problems.append("the API is never open to the whole internet (/0)")
+        elif any(n.is_global for n in admin):
+            problems.append("admin_cidrs reach the private endpoint over the VPN and must be private "
+                            "ranges; public ranges belong in public_cidrs (restricted)")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+
+def _networks(values: tuple[str, ...], key: str) -> list[IPv4Network]:
+    nets = []
+    for value in values:
+        try:
+            nets.append(IPv4Network(value, strict=True))
+        except ValueError as err:
+            raise ValueError(f"{key}: {value!r} is not an IPv4 network ({err})") from None
+    return nets
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components.gpu_catalog import (
@@ -89,6 +90,15 @@ class GpuPoolSpec(BaseModel):
         return self.name if self.time_slicing_replicas is not None else None
 
 
+def pool_problems(target: str, pools: tuple[GpuPoolSpec, ...]) -> list[str]:
+    """Pools handed to a `target` component that belong to another target, or share a name."""
+    names = [p.name for p in pools]
+    problems = [f"GPU pool {p.name!r} targets {p.target}; allowed here: target {target}"
+                for p in pools if p.target != target]
+    return problems + [f"GPU pool name {n!r} is used twice" for n in sorted(set(names))
+                       if names.count(n) > 1]
+
+
 def node_labels(spec: GpuPoolSpec) -> dict[str, str]:
     """The labels every node of the pool carries (GKE adds its own sharing labels itself)."""
     labels = {
@@ -127,8 +137,6 @@ def time_slicing_config(specs: list[GpuPoolSpec]) -> dict[str, str]:
 
     Format: NVIDIA k8s-device-plugin config file `version: v1, sharing.timeSlicing.resources`.
     """
-    import yaml  # local: only the add-ons need it
-
     data: dict[str, str] = {}
     for spec in specs:
         if spec.target == "gcp" or spec.time_slicing_key is None:
