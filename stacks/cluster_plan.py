@@ -20,6 +20,11 @@ class PlannedCluster:
     version: str  # Kubernetes minor version, e.g. "1.33"
     config_path: str  # key path in the platform config, for messages
 
+    @property
+    def ref(self) -> str:
+        """How the services config names this cluster: `onprem` or `<site>/<region>`."""
+        return ONPREM if self.site == ONPREM else f"{self.site}/{self.region}"
+
 
 def cluster_name(cfg: PlatformConfig, site: str, region: str) -> str:
     return f"{cfg.prefix}-{site}-{region}"
@@ -39,6 +44,11 @@ def planned_clusters(cfg: PlatformConfig) -> list[PlannedCluster]:
             out.append(PlannedCluster(site, region, cluster_name(cfg, site, region),
                                       cluster.version or k.version, f"kubernetes.{site}.{region}"))
     return out
+
+
+def clusters_by_ref(cfg: PlatformConfig) -> dict[str, PlannedCluster]:
+    """The stack's clusters keyed by their config reference (`onprem`, `aws/eu-west-1`, ...)."""
+    return {c.ref: c for c in planned_clusters(cfg)}
 
 
 def gpu_specs(target: str, pools: list[GpuPool]) -> tuple[GpuPoolSpec, ...]:

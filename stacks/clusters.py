@@ -49,6 +49,8 @@ class Cluster:
     plan: PlannedCluster
     provider: k8s.Provider
     addons: ClusterAddons
+    #: The managed cluster component (EKS/GKE/AKS: OIDC issuer, workload pool, ...); None on-prem.
+    cloud: Any = None
 
 
 def _system_pool(site: str, pool: SystemPool) -> SystemPoolSpec:
@@ -148,7 +150,7 @@ def build_clusters(cfg: PlatformConfig, providers: Providers, networks: Networks
             cluster = _cloud_cluster(cfg, c, providers, networks, tags)
             addons = _addons(cfg, c, cluster.storage_class, pools, cluster.provider, tags, [cluster])
             kubeconfigs[c.name] = cluster.kubeconfig
-            out.append(Cluster(c, cluster.provider, addons))
+            out.append(Cluster(c, cluster.provider, addons, cluster))
         summary[c.name] = {
             "site": c.site, "region": c.region, "version": c.version,
             "gpuPools": {p.name: {"gpuType": p.gpu_type, "gpusPerNode": p.gpu_count,

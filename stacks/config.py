@@ -17,6 +17,7 @@ from components.regions import AWS_REGIONS, AZURE_LOCATIONS, GCP_REGIONS
 from components.tags import COST_CENTER_PATTERN, ENVIRONMENTS
 from stacks.config_base import Cidr, ConfigModel, Ipv4
 from stacks.kubernetes_config import Kubernetes
+from stacks.services_config import Services
 
 PROJECT = "hybrid-ml-platform"
 #: The structured config key that holds the whole platform config.
@@ -237,6 +238,8 @@ class PlatformConfig(ConfigModel):
     """The hybrid network; without it no cloud networks or VPNs are built."""
     kubernetes: Kubernetes | None = None
     """Clusters, GPU pools and add-ons; cloud clusters need the network of their region."""
+    services: Services = Field(default_factory=Services)
+    """ML platform services (MLflow, Kafka, monitoring, serving) on the clusters above."""
 
     @property
     def prefix(self) -> str:

@@ -12,6 +12,7 @@ from stacks.config import CONFIG_KEY, PlatformConfig
 from stacks.manifests import ValidationResult, helm_releases, kubernetes_objects, validate_objects
 from stacks.offline import Capture, Captured, default_provider_violations, run_program
 from stacks.plan import build_plan
+from stacks.services_config import services_secret_keys
 from stacks.stackfile import StackFile, read_stack
 from stacks.validation import ROOT_PATH, ConfigError, ConfigProblem, parse_platform
 
@@ -52,6 +53,7 @@ def _secret_keys(stack_file: StackFile, cfg: PlatformConfig) -> list[str]:
     onprem = cfg.sites.onprem
     if onprem is not None and onprem.enabled:
         keys.add(f"{stack_file.project}:{onprem.kubeconfig_secret}")
+    keys.update(f"{stack_file.project}:{k}" for k in services_secret_keys(cfg))
     return sorted(keys)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 
 from components.aws.artifact_store import ArtifactStore as AwsArtifactStore
@@ -15,6 +17,7 @@ from stacks.clusters import build_clusters
 from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConfig
 from stacks.network import build_network
 from stacks.providers import Providers, build_providers
+from stacks.services import ServiceContext, StoreKey, build_services
 from stacks.validation import ConfigError, parse_platform
 
 
@@ -38,7 +41,8 @@ def standard_tags(cfg: PlatformConfig, data_classification: str | None = None) -
     )
 
 
-def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactStoreConfig) -> dict:
+def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactStoreConfig,
+                     components: dict[StoreKey, Any]) -> dict:
     tags = standard_tags(cfg, cfg.store_classification(store))
     d = cfg.storage.defaults
     outputs: dict[str, pulumi.Output[str]] = {}
@@ -52,6 +56,7 @@ def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactS
                 access_log_retention_days=d.access_log_retention_days, protect=cfg.protect,
             ), pulumi.ResourceOptions(providers=[providers.aws[region]]))
             outputs[name] = s.bucket_name
+            components[(store.name, site, region)] = s
         elif site == "gcp":
             g = GcpArtifactStore(name, GcpArtifactStoreArgs(
                 prefix=cfg.prefix, store=store.name, project=cfg.sites.gcp.project,
@@ -61,6 +66,7 @@ def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactS
                 access_log_retention_days=d.access_log_retention_days, protect=cfg.protect,
             ), pulumi.ResourceOptions(providers=[providers.gcp[region]]))
             outputs[name] = g.bucket_name
+            components[(store.name, site, region)] = g
         else:
             z = AzureArtifactStore(name, AzureArtifactStoreArgs(
                 prefix=cfg.prefix, store=store.name, subscription_id=cfg.sites.azure.subscription_id,
@@ -71,6 +77,7 @@ def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactS
                 key_size=d.azure_key_size, protect=cfg.protect,
             ), pulumi.ResourceOptions(providers=[providers.azure[region], providers.random]))
             outputs[name] = z.account_name
+            components[(store.name, site, region)] = z
     return outputs
 
 
@@ -82,11 +89,17 @@ def build(cfg: PlatformConfig) -> None:
         kubeconfig = pulumi.Config(PROJECT).require_secret(onprem.kubeconfig_secret)
     providers = build_providers(cfg, standard_tags(cfg), kubeconfig)
     networks = build_network(cfg, providers, standard_tags(cfg))
-    build_clusters(cfg, providers, networks, standard_tags(cfg))
+    clusters = build_clusters(cfg, providers, networks, standard_tags(cfg))
     stores: dict[str, pulumi.Output[str]] = {}
+    store_components: dict[StoreKey, Any] = {}
     for store in cfg.storage.stores:
-        stores.update(_artifact_stores(cfg, providers, store))
+        stores.update(_artifact_stores(cfg, providers, store, store_components))
     pulumi.export("artifactStores", stores)
+    build_services(ServiceContext(
+        cfg=cfg, providers=providers, networks=networks,
+        clusters={c.plan.ref: c for c in clusters}, stores=store_components,
+        tags=standard_tags(cfg),
+    ))
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import pulumi_azure_native as azure
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pulumi_random as random
+import pulumi_tls as tls
 
 from components.tags import StandardTags, aws_tags, gcp_labels
 from stacks.config import PlatformConfig
@@ -24,6 +25,8 @@ class Providers:
     """Every provider of the stack, by cloud and region."""
 
     random: random.Provider
+    #: Certificate authorities the program generates (platform CA, Kafka CAs).
+    tls: tls.Provider
     aws: dict[str, aws.Provider] = field(default_factory=dict)
     gcp: dict[str, gcp.Provider] = field(default_factory=dict)
     azure: dict[str, azure.Provider] = field(default_factory=dict)
@@ -33,7 +36,7 @@ class Providers:
 def build_providers(
     cfg: PlatformConfig, tags: StandardTags, onprem_kubeconfig: pulumi.Input[str] | None
 ) -> Providers:
-    out = Providers(random=random.Provider("random"))
+    out = Providers(random=random.Provider("random"), tls=tls.Provider("tls"))
     sites = cfg.sites
     if "aws" in cfg.enabled_clouds():
         for region in sites.aws.regions:

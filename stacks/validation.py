@@ -282,8 +282,11 @@ def parse_platform(raw: Any) -> PlatformConfig:
     except ValidationError as err:
         raise ConfigError(_from_pydantic(err)) from None
     from stacks.cluster_validation import cluster_problems  # it builds on this module
+    from stacks.services_config import services_problems
 
     problems = _semantic_problems(cfg) + _network_problems(cfg) + cluster_problems(cfg)
+    if not problems:  # services refer to clusters; judge them only once those are sound
+        problems = services_problems(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

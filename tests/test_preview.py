@@ -51,7 +51,7 @@ def test_prod_spans_three_clouds_and_random(prod_plan):
     assert {"aws", "gcp", "azure-native", "random"} <= packages
     providers = {r["name"] for r in prod_plan["resources"] if r["type"].startswith("pulumi:providers:")}
     assert providers == {"aws-eu-west-1", "aws-eu-central-1", "gcp-europe-west4",
-                         "azure-westeurope", "random", "k8s-onprem-prod", "cluster-aws-eu-west-1-k8s",
+                         "azure-westeurope", "random", "tls", "k8s-onprem-prod", "cluster-aws-eu-west-1-k8s",
                          "cluster-gcp-europe-west4-k8s", "cluster-azure-westeurope-k8s"}
 
 

@@ -59,7 +59,50 @@ CHARTS: dict[str, ChartPin] = {
         repository="https://kubernetes.github.io/autoscaler",
         source="https://github.com/kubernetes/autoscaler/tree/master/cluster-autoscaler#releases",
     ),
+    # --- ML platform services (#6) ---
+    "kube-prometheus-stack": ChartPin(
+        chart="kube-prometheus-stack",
+        version="91.5.0",
+        repository="https://prometheus-community.github.io/helm-charts",
+        source="https://github.com/prometheus-community/helm-charts/releases/tag/kube-prometheus-stack-91.5.0",
+    ),
+    "strimzi-kafka-operator": ChartPin(
+        chart="oci://quay.io/strimzi-helm/strimzi-kafka-operator",
+        version="0.51.0",
+        repository=None,
+        source="https://github.com/strimzi/strimzi-kafka-operator/releases/tag/0.51.0",
+    ),
+    "cloudnative-pg": ChartPin(
+        chart="cloudnative-pg",
+        version="0.29.0",
+        repository="https://cloudnative-pg.github.io/charts",
+        source="https://github.com/cloudnative-pg/charts/releases/tag/cloudnative-pg-v0.29.0",
+    ),
 }
+
+
+@dataclass(frozen=True)
+class ImagePin:
+    """One container image at one exact version (tag, optionally with a digest)."""
+
+    image: str  # repository/name:tag[@sha256:...]
+    source: str  # where the version was checked
+
+
+#: Every container image the platform runs directly (not through a chart), pinned once.
+IMAGES: dict[str, ImagePin] = {
+    "mlflow": ImagePin(
+        image="ghcr.io/mlflow/mlflow:v3.6.0",
+        source="https://github.com/mlflow/mlflow/releases",
+    ),
+}
+
+
+def image(key: str) -> str:
+    """The pinned image reference for `key`."""
+    if key not in IMAGES:
+        raise KeyError(f"no pinned image {key!r}; pinned: {', '.join(IMAGES)}")
+    return IMAGES[key].image
 
 #: Seconds Helm waits for each chart's objects to become ready before rolling back.
 RELEASE_TIMEOUT = 600

@@ -282,6 +282,34 @@ def _network_policy(
     )
 
 
+def network_policy(
+    resource_name: str,
+    name: str,
+    namespace: str,
+    tags: StandardTags,
+    spec: dict,
+    parent: pulumi.Resource,
+    depends_on: list[pulumi.Resource] | None = None,
+    pod_selector: dict | None = None,
+) -> k8s.networking.v1.NetworkPolicy:
+    """An extra allow rule in a platform namespace (NetworkPolicies add up; default-deny stays).
+
+    `spec` holds `policyTypes` and `ingress`/`egress`; `pod_selector` narrows it to some pods
+    (default: every pod of the namespace).
+    """
+    return k8s.networking.v1.NetworkPolicy(
+        resource_name,
+        metadata={"name": name, "namespace": namespace, "labels": object_labels(tags)},
+        spec={"podSelector": pod_selector or {}, **spec},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
+    )
+
+
+def in_namespace(name: str) -> dict:
+    """A NetworkPolicy peer selecting every pod of namespace `name`."""
+    return _in_namespace(name)
+
+
 def _in_namespace(name: str) -> dict:
     return {"namespaceSelector": {"matchLabels": {_NAMESPACE_NAME_LABEL: name}}}
 
