@@ -26,6 +26,7 @@ from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, Syst
 from components.kubernetes.gpu_pool import GpuPoolSpec
 from components.kubernetes.onprem_gpu_pool import GpuNodePool as OnPremGpuNodePool
 from components.kubernetes.onprem_gpu_pool import GpuNodePoolArgs as OnPremGpuNodePoolArgs
+from components.kubernetes.platform_ca import PlatformRootCa
 from components.tags import StandardTags
 from stacks.cluster_plan import ONPREM, PlannedCluster, gpu_specs, planned_clusters
 from stacks.config import PlatformConfig
@@ -106,7 +107,7 @@ def _cloud_cluster(cfg: PlatformConfig, c: PlannedCluster, providers: Providers,
 
 def _addons(cfg: PlatformConfig, c: PlannedCluster, storage: StorageClassSpec,
             pools: tuple[GpuPoolSpec, ...], provider: k8s.Provider, tags: StandardTags,
-            depends_on: list[pulumi.Resource]) -> ClusterAddons:
+            depends_on: list[pulumi.Resource], root_ca: PlatformRootCa) -> ClusterAddons:
     k = cfg.kubernetes
     assert k is not None
     if not pools:
@@ -122,12 +123,16 @@ def _addons(cfg: PlatformConfig, c: PlannedCluster, storage: StorageClassSpec,
         gpu_driver=c.site in ("azure", ONPREM), gpu_toolkit=c.site in ("azure", ONPREM),
         gpu_pools=pools, base_domain=k.base_domain,
         platform_namespaces=namespace_specs(k.namespaces),
+        platform_ca=root_ca.intermediate(f"ca-{c.name}", c.name),
     ), pulumi.ResourceOptions(providers=[provider], depends_on=depends_on))
 
 
 def build_clusters(cfg: PlatformConfig, providers: Providers, networks: Networks,
-                   tags: StandardTags) -> list[Cluster]:
-    """Every cluster of the stack with its GPU pools and add-ons; exports `clusters`, `kubeconfigs`."""
+                   tags: StandardTags, root_ca: PlatformRootCa) -> list[Cluster]:
+    """Every cluster of the stack with its GPU pools and add-ons; exports `clusters`, `kubeconfigs`.
+
+    Each cluster's `platform-ca` issuer is an intermediate of `root_ca`.
+    """
     out: list[Cluster] = []
     kubeconfigs: dict[str, pulumi.Output[str]] = {}
     summary: dict[str, Any] = {}
@@ -142,13 +147,14 @@ def build_clusters(cfg: PlatformConfig, providers: Providers, networks: Networks
                    for p in pools]
             storage = StorageClassSpec(provisioner=onprem.storage.provisioner,
                                        parameters=dict(onprem.storage.parameters))
-            addons = _addons(cfg, c, storage, pools, providers.onprem, tags, list(gpu))
+            addons = _addons(cfg, c, storage, pools, providers.onprem, tags, list(gpu), root_ca)
             out.append(Cluster(c, providers.onprem, addons))
         else:
             conf = getattr(cfg.kubernetes, c.site)[c.region]
             pools = gpu_specs(c.site, conf.gpu_pools)
             cluster = _cloud_cluster(cfg, c, providers, networks, tags)
-            addons = _addons(cfg, c, cluster.storage_class, pools, cluster.provider, tags, [cluster])
+            addons = _addons(cfg, c, cluster.storage_class, pools, cluster.provider, tags,
+                             [cluster], root_ca)
             kubeconfigs[c.name] = cluster.kubeconfig
             out.append(Cluster(c, cluster.provider, addons, cluster))
         summary[c.name] = {

@@ -12,6 +12,7 @@ from components.azure.artifact_store import ArtifactStore as AzureArtifactStore
 from components.azure.artifact_store import ArtifactStoreArgs as AzureArtifactStoreArgs
 from components.gcp.artifact_store import ArtifactStore as GcpArtifactStore
 from components.gcp.artifact_store import ArtifactStoreArgs as GcpArtifactStoreArgs
+from components.kubernetes.platform_ca import PlatformRootCa, PlatformRootCaArgs
 from components.tags import StandardTags
 from stacks.clusters import build_clusters
 from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConfig
@@ -89,7 +90,9 @@ def build(cfg: PlatformConfig) -> None:
         kubeconfig = pulumi.Config(PROJECT).require_secret(onprem.kubeconfig_secret)
     providers = build_providers(cfg, standard_tags(cfg), kubeconfig)
     networks = build_network(cfg, providers, standard_tags(cfg))
-    clusters = build_clusters(cfg, providers, networks, standard_tags(cfg))
+    root_ca = PlatformRootCa("platform-ca", PlatformRootCaArgs(prefix=cfg.prefix, protect=cfg.protect),
+                             pulumi.ResourceOptions(providers=[providers.tls]))
+    clusters = build_clusters(cfg, providers, networks, standard_tags(cfg), root_ca)
     stores: dict[str, pulumi.Output[str]] = {}
     store_components: dict[StoreKey, Any] = {}
     for store in cfg.storage.stores:
@@ -98,7 +101,7 @@ def build(cfg: PlatformConfig) -> None:
     build_services(ServiceContext(
         cfg=cfg, providers=providers, networks=networks,
         clusters={c.plan.ref: c for c in clusters}, stores=store_components,
-        tags=standard_tags(cfg),
+        tags=standard_tags(cfg), platform_ca_pem=root_ca.cert_pem,
     ))
 
 

@@ -15,6 +15,7 @@ import pulumi_azure_native
 import pulumi_gcp
 import pulumi_kubernetes
 import pulumi_random
+import pulumi_tls
 from components.tags import REQUIRED_TAG_KEYS
 from stacks.cli import main
 from stacks.preview import PLACEHOLDER, run_preview
@@ -27,7 +28,7 @@ STATEFUL = {
     "azure-native:keyvault:Key", "azure-native:storage:BlobContainer",
 }
 _PACKAGES = {"aws": pulumi_aws, "gcp": pulumi_gcp, "azure-native": pulumi_azure_native,
-             "kubernetes": pulumi_kubernetes, "random": pulumi_random}
+             "kubernetes": pulumi_kubernetes, "random": pulumi_random, "tls": pulumi_tls}
 
 
 def _custom(plan):
@@ -41,8 +42,9 @@ def test_dev_plan_shape(dev_plan):
     for r in dev_plan["resources"]:
         assert set(r) >= {"urn", "type", "name", "parent", "provider", "protect", "custom", "inputs"}
     clouds = {r["type"].split(":")[0] for r in _custom(dev_plan)}
-    # random: the VPN pre-shared keys; kubernetes: the on-prem and EKS clusters' add-ons
-    assert clouds == {"aws", "random", "kubernetes"}
+    # random: the VPN pre-shared keys; kubernetes: the on-prem and EKS clusters' add-ons;
+    # tls: the platform root CA and each cluster's intermediate
+    assert clouds == {"aws", "random", "kubernetes", "tls"}
     assert not any(r["protect"] for r in dev_plan["resources"])
 
 

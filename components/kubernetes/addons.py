@@ -26,6 +26,7 @@ from components.kubernetes.namespace import (
     known_name,
     object_labels,
 )
+from components.kubernetes.platform_ca import CaMaterial
 from components.tags import StandardTags
 
 STORAGE_CLASS = "encrypted"
@@ -76,6 +77,11 @@ class ClusterAddonsArgs(BaseModel):
     )
     platform_namespaces: tuple[NamespaceSpec, ...] = Field(
         default=(), description="Platform namespaces; each admits the gateway and monitoring."
+    )
+    platform_ca: InstanceOf[CaMaterial] | None = Field(
+        default=None,
+        description="This cluster's intermediate of the platform root CA, for the `platform-ca` "
+        "issuer; None: the cluster bootstraps a self-signed CA only it trusts.",
     )
 
     @field_validator("base_domain")
@@ -153,7 +159,8 @@ class ClusterAddons(pulumi.ComponentResource):
             f"{name}-envoy-gateway", args.site, tags, self
         )
         releases["cert-manager"], issuer = cert_manager.install_cert_manager(
-            f"{name}-cert-manager", args.cluster_name, tags, self, [releases["envoy-gateway"]]
+            f"{name}-cert-manager", args.cluster_name, tags, self, [releases["envoy-gateway"]],
+            args.platform_ca,
         )
         platform_gateway = gateway.platform_gateway(
             f"{name}-gateway",

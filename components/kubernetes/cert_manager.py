@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.charts import container_resources, pinned_release
 from components.kubernetes.namespace import add_on_namespace, object_labels
+from components.kubernetes.platform_ca import CaMaterial
 from components.tags import StandardTags
 
 NAMESPACE = "cert-manager"
@@ -50,17 +51,52 @@ def install_cert_manager(
     tags: StandardTags,
     parent: pulumi.Resource,
     gateway_api: Sequence[pulumi.Resource],
+    ca: CaMaterial | None = None,
 ) -> tuple[k8s.helm.v3.Release, k8s.apiextensions.CustomResource]:
     """The cert-manager release and the `platform-ca` ClusterIssuer (in that order).
 
     `gateway_api` are the resources that install the Gateway API CRDs: cert-manager only
-    watches Gateways if those CRDs exist when its controller starts.
+    watches Gateways if those CRDs exist when its controller starts. With `ca` (the platform's
+    intermediate for this cluster) the issuer signs with it; without, the cluster bootstraps
+    a self-signed CA of its own (a standalone cluster nobody else needs to trust).
     """
     ns = add_on_namespace(f"{name}-namespace", NAMESPACE, tags, "restricted", parent)
     release = pinned_release(
         f"{name}-release", "cert-manager", NAMESPACE, _values(), parent, [ns, *gateway_api]
     )
     labels = object_labels(tags)
+    ca_ready = (_platform_ca_secret(name, ca, labels, parent, release) if ca is not None
+                else _self_signed_ca(name, cluster_name, labels, parent, release))
+    issuer = k8s.apiextensions.CustomResource(
+        f"{name}-cluster-issuer",
+        api_version=_API,
+        kind="ClusterIssuer",
+        metadata={"name": CLUSTER_ISSUER, "labels": labels},
+        spec={"ca": {"secretName": _CA_SECRET}},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[release, ca_ready]),
+    )
+    return release, issuer
+
+
+def _platform_ca_secret(name: str, ca: CaMaterial, labels: dict[str, str],
+                        parent: pulumi.Resource, release: pulumi.Resource) -> k8s.core.v1.Secret:
+    """The issuer's key pair from the platform PKI; tls.crt carries the chain up to the root."""
+    return k8s.core.v1.Secret(
+        f"{name}-ca-secret",
+        metadata={"name": _CA_SECRET, "namespace": NAMESPACE, "labels": labels},
+        type="kubernetes.io/tls",
+        string_data={
+            "tls.crt": pulumi.Output.concat(ca.cert_pem, ca.root_pem),
+            "tls.key": ca.key_pem,
+            "ca.crt": ca.root_pem,
+        },
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[release]),
+    )
+
+
+def _self_signed_ca(name: str, cluster_name: str, labels: dict[str, str],
+                    parent: pulumi.Resource, release: pulumi.Resource) -> pulumi.Resource:
+    """A CA of this cluster only: a self-signed Issuer signs one CA Certificate."""
     after_release = pulumi.ResourceOptions(parent=parent, depends_on=[release])
     bootstrap = k8s.apiextensions.CustomResource(
         f"{name}-bootstrap-issuer",
@@ -89,12 +125,4 @@ def install_cert_manager(
         },
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[release, bootstrap]),
     )
-    issuer = k8s.apiextensions.CustomResource(
-        f"{name}-cluster-issuer",
-        api_version=_API,
-        kind="ClusterIssuer",
-        metadata={"name": CLUSTER_ISSUER, "labels": labels},
-        spec={"ca": {"secretName": _CA_SECRET}},
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[release, ca]),
-    )
-    return release, issuer
+    return ca
