@@ -11,6 +11,7 @@ CronJobs (spec.jobTemplate.spec.template.spec). Containers are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -191,6 +192,36 @@ def rule_capabilities(c: Container, f: Findings) -> str | None:
     return "; ".join(problems) or None
 
 
+#: Environment variable names that carry credentials. A literal value there is a static secret in
+#: the plan, the state and `kubectl describe`; it must come from a Secret (valueFrom) or, for
+#: cloud access, from workload identity instead.
+_CREDENTIAL_ENV = re.compile(
+    r"(PASSWORD|PASSWD|SECRET|TOKEN|ACCESS_KEY|PRIVATE_KEY|API_KEY|CONNECTION_STRING"
+    r"|STORAGE_KEY|ACCOUNT_KEY|CREDENTIALS)",
+    re.IGNORECASE,
+)
+
+
+def rule_no_literal_credentials(c: Container, f: Findings) -> str | None:
+    env = c.get("env")
+    if not _known(env, f):
+        return None
+    bad = []
+    for i, item in enumerate(elements(env, (*c.path, "env"))):
+        if is_unknown(item):
+            f.unknown(item)
+            continue
+        name = lookup(item, "name")
+        value = lookup(item, "value", base=(*c.path, "env", str(i)))
+        if not isinstance(name, str) or not _CREDENTIAL_ENV.search(name):
+            continue
+        if is_unknown(value):
+            f.unknown(value)
+        elif isinstance(value, str) and value.strip():
+            bad.append(name)
+    return f"env {bad} set to literal values" if bad else None
+
+
 def _workload_validator(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in WORKLOAD_TYPES:
@@ -310,6 +341,25 @@ k8s_drop_capabilities = _policy(
     "NET_BIND_SERVICE).",
 )
 
+k8s_no_literal_credentials = ResourceValidationPolicy(
+    name="k8s-no-literal-credentials",
+    display_name="Credentials never sit in container env as literals",
+    description=(
+        "No container env var named like a credential (PASSWORD, SECRET, TOKEN, ACCESS_KEY, "
+        "PRIVATE_KEY, API_KEY, CONNECTION_STRING, STORAGE_KEY, ACCOUNT_KEY, CREDENTIALS) has a "
+        "literal value; it comes from a Secret (valueFrom.secretKeyRef) or not at all."
+    ),
+    validate=_workload_validator(rule_no_literal_credentials),
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    tags=["kubernetes", "workload", "secrets"],
+    remediation_steps=(
+        "Put the value in a Kubernetes Secret created from a Pulumi secret and reference it with "
+        "env[].valueFrom.secretKeyRef; for cloud storage use workload identity (EKS Pod Identity, "
+        "GKE Workload Identity, Azure Workload Identity) instead of keys."
+    ),
+)
+
 POLICIES = [
     k8s_no_privileged,
     k8s_no_privilege_escalation,
@@ -318,4 +368,5 @@ POLICIES = [
     k8s_image_pinned,
     k8s_read_only_root,
     k8s_drop_capabilities,
+    k8s_no_literal_credentials,
 ]

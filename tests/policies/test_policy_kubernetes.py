@@ -175,6 +175,12 @@ for policy, bad, message in [
         container(securityContext__capabilities={"drop": ["NET_RAW"], "add": ["SYS_ADMIN"]}),
         "SYS_ADMIN",
     ),
+    (
+        "k8s-no-literal-credentials",
+        container(env=[{"name": "LOG_LEVEL", "value": "info"},
+                       {"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI/K7MDENG"}]),
+        "AWS_SECRET_ACCESS_KEY",
+    ),
 ]:
     short = policy.removeprefix("k8s-")
     CASES += [
@@ -229,6 +235,25 @@ CASES += [
             )
         ],
         message="setup",
+    ),
+]
+
+
+CASES += [
+    case(
+        "k8s-no-literal-credentials",
+        "from-secret",
+        "pass",
+        [deployment("wl-secret-ref", container(env=[
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+            {"name": "MLFLOW_PORT", "value": "5000"},
+        ]))],
+    ),
+    case(
+        "k8s-no-literal-credentials",
+        "password-unknown",
+        "undecided",
+        [deployment("wl-secret-unknown", container(env=[{"name": "DB_PASSWORD", "value": "[unknown]"}]))],
     ),
 ]
 

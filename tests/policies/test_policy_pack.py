@@ -44,7 +44,7 @@ def info():
 def test_every_policy_declares_name_level_severity_and_remediation(info) -> None:
     policies = info.policies
     assert info.pack_name == "hybrid-ml-security" and info.pack_version == "0.1.0"
-    assert len(policies) == len({p.name for p in policies}) == 33
+    assert len(policies) == len({p.name for p in policies}) == 34
     for p in policies:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", p.name), p.name
         assert p.description and p.display_name and p.remediation_steps, p.name

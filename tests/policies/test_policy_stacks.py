@@ -41,7 +41,7 @@ def test_stack_passes_with_no_mandatory_violation(
     )
     assert blocking(result) == []
     assert [d for d in result.diagnostics if d.enforcement_level == "advisory"] == []
-    assert len(result.policies) == 33
+    assert len(result.policies) == 34
 
 
 def _find(resources: list[dict[str, Any]], type_: str, name_part: str) -> dict[str, Any]:
