@@ -332,3 +332,20 @@ def test_prod_deploys_after_dev_behind_its_protected_environment() -> None:
         assert job["concurrency"]["cancel-in-progress"] is False
         assert stack in job["concurrency"]["group"]
     assert all(j["environment"] == "${{ inputs.environment }}" for j in called["jobs"].values())
+
+
+def test_cluster_credential_plugins_come_with_their_cloud_login() -> None:
+    # GKE kubeconfigs exec gke-gcloud-auth-plugin and AKS ones kubelogin; a live preview without
+    # them fails at the first Kubernetes resource of that cloud.
+    steps = WORKFLOWS["pulumi.yml"]["jobs"]["pulumi"]["steps"]
+    uses = {s.get("uses", "").split("@")[0]: s for s in steps}
+    gcloud = uses["google-github-actions/setup-gcloud"]
+    assert "gke-gcloud-auth-plugin" in gcloud["with"]["install_components"]
+    assert gcloud["if"] == uses["google-github-actions/auth"]["if"]
+    kubelogin = uses["azure/use-kubelogin"]
+    assert kubelogin["with"]["kubelogin-version"].startswith("v")  # pinned, not latest
+    assert kubelogin["if"] == uses["azure/login"]["if"]
+    order = [s.get("uses", "").split("@")[0] for s in steps]
+    pulumi_run = max(i for i, u in enumerate(order) if u == "pulumi/actions")
+    assert order.index("azure/use-kubelogin") < pulumi_run
+    assert order.index("google-github-actions/setup-gcloud") < pulumi_run
