@@ -64,12 +64,17 @@ AWS_GLOBAL_TYPES = frozenset(
     }
 )
 
+#: Azure resources that only exist at location "global": private DNS zones and their VNet links
+#: and records hold names, not data (a private endpoint's zone is global by Azure's design).
+AZURE_GLOBAL_PREFIXES = ("azure-native:privatedns:",)
+
 _RESOURCE_KEYS = {"aws": ("region",), "gcp": ("location", "region", "zone"), "azure": ("location",)}
 _PROVIDER_KEYS = {"aws": ("region",), "gcp": ("region", "zone"), "azure": ("location",)}
 
 
 def is_global(resource_type: str) -> bool:
-    return resource_type.startswith(AWS_GLOBAL_PREFIXES) or resource_type in AWS_GLOBAL_TYPES
+    return (resource_type.startswith(AWS_GLOBAL_PREFIXES + AZURE_GLOBAL_PREFIXES)
+            or resource_type in AWS_GLOBAL_TYPES)
 
 
 def resource_region(

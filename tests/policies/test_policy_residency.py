@@ -264,6 +264,33 @@ CASES: list[Case] = [
     ),
     case(
         RES,
+        "azure-private-dns-is-global",
+        "pass",
+        [
+            rec(
+                "azure-native:privatedns:PrivateZone",
+                "res-private-zone",
+                {"location": "global", "privateZoneName": "mlflow.private.postgres.database.azure.com",
+                 "tags": TAGS},
+                provider=AZURE_EU,
+            )
+        ],
+    ),
+    case(
+        RES,
+        "azure-vault-in-global-is-not",
+        "fail",
+        [
+            rec(
+                "azure-native:keyvault:Vault",
+                "res-vault-global",
+                {"location": "global", "tags": TAGS},
+                provider=AZURE_EU,
+            )
+        ],
+    ),
+    case(
+        RES,
         "kubernetes-not-judged",
         "pass",
         [
