@@ -8,8 +8,14 @@ Layouts (for a network of prefix /p):
 - AWS VPC: private subnet per zone /p+2 (quarters 0-2), public subnet per zone
   /p+4 in the last quarter (NAT gateways and load balancers only).
 - GCP region: pods secondary range /p+1, nodes primary range /p+3, services
-  secondary range /p+4, in that order.
-- Azure VNet: AKS nodes /p+1, private endpoints /p+4, GatewaySubnet /27.
+  secondary range /p+4, in that order; the last /p+3 of the region is reserved for
+  Private Service Access (Cloud SQL and other Google-managed services peer into it).
+- Azure VNet: AKS nodes /p+1, private endpoints /p+4, PostgreSQL flexible servers /p+4
+  (right after the endpoints), AKS API server /28, GatewaySubnet /27.
+
+Every block is carved from the configured network's own CIDR, so what the config
+validation proves for the CIDRs (private, no overlaps with each other, on-prem, the
+tunnel pool or the AKS overlay ranges) holds for every block: no extra config keys.
 
 Tunnel inside addresses come from one link-local pool (default
 169.254.21.0/24, valid for AWS, GCP and Azure APIPA BGP alike): a /26 per
@@ -152,6 +158,20 @@ def gcp_layout(cidr: str) -> dict[str, str]:
     return {"pods": str(pods), "nodes": str(nodes), "services": str(services)}
 
 
+def gcp_private_services_range(cidr: str) -> str:
+    """The block of a GCP region's CIDR reserved for Private Service Access (Cloud SQL).
+
+    The last /p+3 of the region: `gcp_layout` leaves the upper half's last quarter unused
+    (nodes take its first quarter, services its third eighth). Sizes run /15 (region /12)
+    to /23 (region /20), all at least the /24 Service Networking requires. Being inside the
+    region's CIDR it never overlaps another configured range, and the region's HA VPN
+    already advertises it to on-prem with the rest of the region.
+    """
+    net = ipaddress.ip_network(cidr)
+    p = net.prefixlen
+    return str(_sub(_sub(net, p + 1, 1), p + 3, 3))
+
+
 def azure_layout(cidr: str) -> dict[str, str]:
     net = ipaddress.ip_network(cidr)
     p = net.prefixlen
@@ -165,6 +185,10 @@ def azure_layout(cidr: str) -> dict[str, str]:
         # The last /27 of the VNet: Azure requires the name GatewaySubnet.
         "gateway": str(_sub(net, AZURE_GATEWAY_SUBNET_PREFIX,
                             2 ** (AZURE_GATEWAY_SUBNET_PREFIX - p) - 1)),
+        # Delegated to Azure Database for PostgreSQL flexible servers (VNet integration): the
+        # /p+4 after the endpoints, unused before, so no subnet moves. Listed last so the
+        # VNet's subnet list only grows at its end.
+        "postgres": str(_sub(upper, p + 4, 1)),
     }
 
 

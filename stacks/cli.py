@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 from stacks.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.config import PlatformConfig
+from stacks.graph import build_graph
+from stacks.graph_render import (
+    DOT_NOT_FOUND,
+    FORMATS,
+    GraphvizError,
+    graphviz,
+    render_graphviz,
+    to_dot,
+    to_mermaid,
+)
 from stacks.manifests import write_manifests
 from stacks.network import ONPREM_OUTPUT
 from stacks.offline import Captured
 from stacks.onprem_config import OnPremConfigError, write_onprem
 from stacks.plan import write_plan
+from stacks.plan_diff import PlanFileError, diff_lines, diff_plans, load_plan, write_diff
 from stacks.policy_config import policy_config_for
 from stacks.policy_report import build_report, report_lines, write_reports
 from stacks.preview import PreviewError, load_platform, run_preview
@@ -79,9 +91,25 @@ def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path
     return EXIT_POLICY if report["summary"]["mandatoryViolations"] else EXIT_OK
 
 
+def _old_plan(args: argparse.Namespace, project_dir: Path) -> dict:
+    """The plan `--diff` compares against, read before the new plan may overwrite it."""
+    try:
+        project = read_stack(project_dir, args.stack).project
+    except StackFileError:
+        project = None  # the preview reports the stack file itself
+    return load_plan(Path(args.diff), project=project, stack=args.stack)
+
+
 def _preview(args: argparse.Namespace) -> int:
     project_dir = Path(args.cwd)
     out_dir = Path(args.out) if args.out else project_dir / "build" / args.stack
+    old_plan = None
+    if getattr(args, "diff", None):
+        try:
+            old_plan = _old_plan(args, project_dir)
+        except PlanFileError as err:
+            print(f"error: --diff: {err}", file=sys.stderr)
+            return EXIT_USAGE
     if getattr(args, "plan", None):
         try:
             plan = json.loads(Path(args.plan).read_text())
@@ -101,7 +129,7 @@ def _preview(args: argparse.Namespace) -> int:
     except PreviewError as err:
         print(f"error: the engine would refuse this program:\n{err}", file=sys.stderr)
         return EXIT_PROGRAM
-    except Exception as err:  # noqa: BLE001 - report the program's failure without a traceback
+    except Exception as err:  # report the program's failure without a traceback
         if args.debug:
             raise
         print(f"error: the program failed: {type(err).__name__}: {err}", file=sys.stderr)
@@ -128,6 +156,11 @@ def _preview(args: argparse.Namespace) -> int:
             print(f"error: cannot render the on-prem VPN config: {err}", file=sys.stderr)
             return EXIT_PROGRAM
         print(f"On-prem VPN device config written to {root}/")
+    if old_plan is not None:
+        diff = diff_plans(old_plan, result.plan, args.diff)
+        print()
+        print("\n".join(diff_lines(diff)))
+        print(f"Diff written to {write_diff(diff, out_dir)}")
     if args.no_policy:
         return EXIT_OK
     pack_dir = Path(args.pack) if getattr(args, "pack", None) else project_dir / "policies"
@@ -171,6 +204,46 @@ def _policy_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _graph(args: argparse.Namespace) -> int:
+    project_dir = Path(args.cwd)
+    binary = graphviz() if args.format in ("svg", "png") else None
+    if args.format in ("svg", "png") and binary is None:
+        print(f"error: {DOT_NOT_FOUND}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "png" and not args.out and sys.stdout.isatty():
+        print("error: a PNG is not for the terminal; give --out FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = load_platform(read_stack(project_dir, args.stack))
+    except (ConfigError, StackFileError) as err:
+        print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):\n{err}", file=sys.stderr)
+        return EXIT_USAGE
+    graph = build_graph(cfg, args.stack)
+    if args.format == "mermaid":
+        text = to_mermaid(graph)
+        if args.out and args.out.endswith(".md"):
+            text = f"```mermaid\n{text}```\n"
+        data = text.encode("utf-8")
+    elif args.format == "dot":
+        data = to_dot(graph).encode("utf-8")
+    else:
+        try:
+            data = render_graphviz(to_dot(graph), args.format, binary)
+        except (GraphvizError, OSError, subprocess.TimeoutExpired) as err:
+            print(f"error: Graphviz failed to draw the {args.format}: {err}", file=sys.stderr)
+            return EXIT_PROGRAM
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        print(f"{args.format} of stack '{args.stack}' written to {out}", file=sys.stderr)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
 def _schema(_: argparse.Namespace) -> int:
     print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
     return EXIT_OK
@@ -188,6 +261,10 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--policy-config", metavar="FILE",
                          help="policy config (default: PACK/config.STACK.json)")
     preview.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    preview.add_argument("--diff", metavar="OLD_PLAN",
+                         help="also show what changed against an earlier plan.json (added, "
+                              "deleted, changed input by input) and write diff.json next to "
+                              "plan.json; OLD_PLAN may be the plan.json this run replaces")
     preview.set_defaults(func=_preview)
     policy = sub.add_parser("policy", parents=[], help="preview a stack and run any policy pack on it")
     policy.add_argument("stack", help="stack name; reads Pulumi.STACK.yaml")
@@ -215,6 +292,20 @@ def _parser() -> argparse.ArgumentParser:
                         help="the JSON of `pulumi stack output --stack STACK --json` (no secrets needed)")
     onprem.add_argument("--out", required=True, metavar="DIR", help="writes DIR/onprem/")
     onprem.set_defaults(func=_onprem_config)
+    graph = sub.add_parser(
+        "graph",
+        help="draw the platform (sites, networks, VPN links, clusters, GPU pools, artifact "
+             "stores, services, teams) from the stack config; no preview needed",
+        description="Draw the platform from Pulumi.STACK.yaml alone (validated, nothing is "
+                    "previewed): Mermaid for GitHub, Graphviz DOT, or SVG/PNG drawn by Graphviz.")
+    graph.add_argument("stack", help="stack name; reads Pulumi.STACK.yaml")
+    graph.add_argument("-C", "--cwd", default=".", metavar="DIR",
+                       help="project directory holding Pulumi.yaml (default .)")
+    graph.add_argument("--format", choices=FORMATS, default="mermaid",
+                       help="mermaid (default; a .md --out gets a ```mermaid fence), dot, or "
+                            "svg/png (need Graphviz `dot` on PATH)")
+    graph.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    graph.set_defaults(func=_graph)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.set_defaults(func=_schema)
     return parser

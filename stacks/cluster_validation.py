@@ -38,7 +38,9 @@ ONPREM_ENCRYPTION = {
 #: Namespaces the add-ons own; platform namespaces must not take them.
 RESERVED_NAMESPACES = frozenset({
     "default", "kube-system", "kube-public", "kube-node-lease", "cert-manager",
-    "envoy-gateway-system", "gateway", "gpu-operator",
+    "envoy-gateway-system", "gateway", "gpu-operator", "metrics-server",
+    # the services' operators and node-level agents (privileged or cluster-wide)
+    "cnpg-system", "monitoring-host",
 })
 
 _FIELD_WORDS = (("gpu count", "gpuCount"), ("machine type", "machineType"),

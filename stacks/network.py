@@ -122,7 +122,7 @@ def build_network(cfg: PlatformConfig, providers: Providers, tags: StandardTags)
         regions = {r: str(net.gcp[r].cidr) for r in cfg.cloud_regions("gcp")}
         out.gcp = GcpNetwork("network-gcp", GcpNetworkArgs(
             prefix=cfg.prefix, project=gcp_site.project, regions=regions,
-            onprem_cidrs=onprem_cidrs, tags=tags,
+            onprem_cidrs=onprem_cidrs, tags=tags, protect=cfg.protect,
         ), pulumi.ResourceOptions(providers=[providers.gcp[primary], providers.random]))
         for region in cfg.cloud_regions("gcp"):
             if ("gcp", region) not in by_region:

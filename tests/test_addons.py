@@ -342,6 +342,12 @@ def test_platform_namespace_has_pod_security_quota_limits_and_default_deny(site_
     assert source == {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}
     }
+    # From monitoring only Prometheus: Grafana and friends do not reach services that trust the network.
+    [scraper] = policies["allow-from-monitoring"]["ingress"][0]["from"]
+    assert scraper == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }
     [egress] = policies["allow-egress-postgres"]["egress"]
     assert egress == {
         "to": [{"ipBlock": {"cidr": "10.20.0.0/24"}}],

@@ -291,10 +291,17 @@ def test_bad_cluster_args_are_rejected(over):
 # --- Workload identity and storage ----------------------------------------------------------------
 
 
+def test_network_policies_are_enforced_by_the_vpc_cni(plan):
+    # Without the CNI's policy agent EKS accepts NetworkPolicies and enforces none of them.
+    [cni] = [r for r in resources_of(plan, "aws:eks/addon:Addon")
+             if r["inputs"]["addonName"] == "vpc-cni"]
+    assert json.loads(cni["inputs"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
 def test_pod_identity_agent_and_oidc_provider_exist(plan):
     names = _by_name(plan)
     addons = {r["inputs"]["addonName"]: r for r in resources_of(plan, "aws:eks/addon:Addon")}
-    assert set(addons) == {"eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    assert set(addons) == {"eks-pod-identity-agent", "aws-ebs-csi-driver", "vpc-cni"}
     [oidc] = resources_of(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert oidc["inputs"]["clientIdLists"] == ["sts.amazonaws.com"]
     assert oidc["propertyDependencies"]["url"] == [names["eks-cluster"]["urn"]]

@@ -76,17 +76,21 @@ def test_vnet_subnets_follow_the_layout(built):
     subnets = {s["name"]: s for s in vnet["subnets"]}
     assert {n: s["addressPrefix"] for n, s in subnets.items()} == {
         "aks-nodes": layout["nodes"], "private-endpoints": layout["endpoints"],
-        "aks-apiserver": layout["apiserver"], "GatewaySubnet": layout["gateway"]}
+        "aks-apiserver": layout["apiserver"], "GatewaySubnet": layout["gateway"],
+        "postgres-flexible": layout["postgres"]}
     assert subnets["aks-apiserver"]["delegations"][0]["serviceName"] == \
         "Microsoft.ContainerService/managedClusters"
+    assert subnets["postgres-flexible"]["delegations"][0]["serviceName"] == \
+        "Microsoft.DBforPostgreSQL/flexibleServers"
     assert "networkSecurityGroup" not in subnets["GatewaySubnet"]  # Azure refuses NSGs there
-    assert all("networkSecurityGroup" in subnets[n] for n in ("aks-nodes", "private-endpoints"))
+    assert all("networkSecurityGroup" in subnets[n]
+               for n in ("aks-nodes", "private-endpoints", "postgres-flexible"))
     assert subnets["private-endpoints"]["privateEndpointNetworkPolicies"] == "Enabled"
 
 
 def test_nsgs_admit_only_vnet_onprem_and_lb_probes(built):
     nsgs = resources_of(built, T_NSG)
-    assert len(nsgs) == 3  # nodes, private endpoints, API server subnet
+    assert len(nsgs) == 4  # nodes, private endpoints, API server and PostgreSQL subnets
     for nsg in nsgs:
         rules = nsg["inputs"]["securityRules"]
         allows = [r for r in rules if r["direction"] == "Inbound" and r["access"] == "Allow"]

@@ -202,6 +202,7 @@ def test_no_tunnels_without_onprem():
     p = stack_platform("prod")
     p["sites"]["onprem"]["enabled"] = False
     del p["kubernetes"]["onprem"]
+    del p["services"]  # they run on the on-prem cluster too
     assert planned_tunnels(parse_platform(p)) == []
 
 

@@ -37,9 +37,10 @@ def _tunnels(devices: list[plan.OnPremDevice], region: str = "europe-west4") -> 
 
 
 def _vpn_args(devices: list[plan.OnPremDevice], link: pulumi.Input[str], **kw) -> SiteVpnArgs:
-    fields = dict(prefix="hml-prod", project=PROJECT, region="europe-west4", network_self_link=link,
-                  asn=64630, tunnels=_tunnels(devices), devices=devices,
-                  advertised_ranges=[REGIONS["europe-west4"]], psk_rotation=0, tags=TAGS)
+    fields = {"prefix": "hml-prod", "project": PROJECT, "region": "europe-west4",
+              "network_self_link": link, "asn": 64630, "tunnels": _tunnels(devices),
+              "devices": devices, "advertised_ranges": [REGIONS["europe-west4"]],
+              "psk_rotation": 0, "tags": TAGS}
     return SiteVpnArgs(**{**fields, **kw})
 
 
@@ -108,7 +109,8 @@ def test_project_and_region_explicit_on_every_resource(built):
         if r["type"].startswith("gcp:compute/"):
             assert r["inputs"]["project"] == PROJECT, r["name"]
             if r["type"] not in (T_NETWORK, "gcp:compute/firewall:Firewall",
-                                 "gcp:compute/externalVpnGateway:ExternalVpnGateway"):
+                                 "gcp:compute/externalVpnGateway:ExternalVpnGateway",
+                                 "gcp:compute/globalAddress:GlobalAddress"):  # global resources
                 assert r["inputs"]["region"] in REGIONS, r["name"]
 
 

@@ -103,6 +103,7 @@ def test_policy_config_follows_a_changed_residency_plan(tmp_path):
     platform = stack_platform("prod")
     platform["residency"]["classifications"]["restricted"]["allowedRegions"] = ["eu-central-1"]
     platform["storage"]["stores"] = []
+    del platform["services"]  # MLflow keeps its artifacts in a store
     cfg = policy_config_for(parse_platform(platform))
     assert cfg["data-residency"]["classifications"]["restricted"]["allowedRegions"] == ["eu-central-1"]
 

@@ -255,6 +255,14 @@ class KubernetesCluster(pulumi.ComponentResource):
                 key: aws.kms.Key, system: aws.eks.NodeGroup, tags: dict[str, str]) -> aws.eks.Addon:
         # Add-ons with pods only become ACTIVE once there are nodes to run them on.
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=[system])
+        # The VPC CNI as a managed add-on with its network policy agent on (it takes over the
+        # bootstrap copy the nodes started with): without it EKS ignores NetworkPolicy, and
+        # every namespace's default-deny would be decoration.
+        aws.eks.Addon(
+            f"{name}-vpc-cni", cluster_name=cluster.name, addon_name="vpc-cni",
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+            tags=tags, opts=after_nodes)
         agent = aws.eks.Addon(
             f"{name}-pod-identity-agent", cluster_name=cluster.name,
             addon_name="eks-pod-identity-agent", resolve_conflicts_on_create="OVERWRITE",

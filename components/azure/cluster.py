@@ -147,6 +147,8 @@ class KubernetesCluster(pulumi.ComponentResource):
     storage_class: StorageClassSpec
     oidc_issuer_url: pulumi.Output[str | None]
     kubelet_identity_object_id: pulumi.Output[str | None]
+    #: The control plane's user-assigned identity (grant it what its cloud controller manages).
+    identity_principal_id: pulumi.Output[str]
     gpu_pools: dict[str, GpuNodePool]
     disk_encryption_set_id: pulumi.Output[str]
 
@@ -266,7 +268,9 @@ class KubernetesCluster(pulumi.ComponentResource):
             lambda p: p.issuer_url if p else None)
         self.kubelet_identity_object_id = cluster.identity_profile.apply(
             lambda p: p["kubeletidentity"].object_id if p and "kubeletidentity" in p else None)
+        self.identity_principal_id = identity.principal_id
         self.register_outputs({
+            "identity_principal_id": self.identity_principal_id,
             "cluster_name": self.cluster_name,
             "kubeconfig": self.kubeconfig,
             "provider": self.provider,

@@ -14,9 +14,12 @@ from components.tags import StandardTags, azure_tags
 
 #: Layout key -> Azure subnet name. A VPN gateway only goes into a subnet named GatewaySubnet.
 SUBNET_NAMES = {"nodes": "aks-nodes", "endpoints": "private-endpoints",
-                "apiserver": "aks-apiserver", "gateway": "GatewaySubnet"}
+                "apiserver": "aks-apiserver", "gateway": "GatewaySubnet",
+                "postgres": "postgres-flexible"}
 #: Subnets that get their own NSG (never GatewaySubnet: Azure does not support NSGs on it).
-NSG_SUBNETS = ("nodes", "endpoints", "apiserver")
+NSG_SUBNETS = ("nodes", "endpoints", "apiserver", "postgres")
+#: The service the `postgres` subnet is delegated to (VNet-integrated flexible servers).
+POSTGRES_DELEGATION = "Microsoft.DBforPostgreSQL/flexibleServers"
 #: Azure creates one Network Watcher per subscription and location, here, as soon as a VNet exists
 #: (unless the subscription opted out of automatic enablement). Only one may exist per location, so
 #: the component uses it rather than creating its own.
@@ -96,10 +99,12 @@ def _nsg_rules(onprem_cidrs: list[str]) -> list[dict]:
 
 
 class Network(pulumi.ComponentResource):
-    """A VNet with AKS-node, private-endpoint and gateway subnets, NSGs and VNet flow logs.
+    """A VNet with AKS-node, private-endpoint, PostgreSQL and gateway subnets, NSGs and VNet
+    flow logs.
 
-    Guarantees: subnets exactly as `network_plan.azure_layout(cidr)` carves them;
-    NSGs on the node and endpoint subnets admitting only the VNet, on-prem and
+    Guarantees: subnets exactly as `network_plan.azure_layout(cidr)` carves them (the
+    `postgres` one delegated to Azure Database for PostgreSQL flexible servers);
+    NSGs on every subnet but GatewaySubnet admitting only the VNet, on-prem and
     load-balancer probes (nothing from the Internet); private endpoints obey
     NSGs and route tables; every flow in the VNet logged (VNet flow logs, the
     successor of retired NSG flow logs) for `flow_log_retention_days` into a
@@ -153,6 +158,11 @@ class Network(pulumi.ComponentResource):
                 # AKS API server VNet integration runs the API server's internal LB here.
                 subnet["delegations"] = [{"name": "aks-apiserver",
                                           "service_name": "Microsoft.ContainerService/managedClusters"}]
+            if role == "postgres":
+                # Only flexible servers live here; they get private addresses from it and
+                # resolve through a private DNS zone (no public endpoint at all).
+                subnet["delegations"] = [{"name": "postgres-flexible",
+                                          "service_name": POSTGRES_DELEGATION}]
             subnets.append(subnet)
         vnet = azure.network.VirtualNetwork(
             f"{name}-vnet",

@@ -33,6 +33,9 @@ STORAGE_CLASS = "encrypted"
 METRICS_SERVER_NAMESPACE = "metrics-server"
 #: Namespaces whose pods reach every platform namespace: the gateway's proxies, and Prometheus.
 INGRESS_SOURCES = (gateway.NAMESPACE, "monitoring")
+#: From monitoring only Prometheus itself (the operator labels its pods so) may connect: Grafana
+#: and the rest of that namespace have no business with MLflow or Kafka, which trust the network.
+INGRESS_PODS = {"monitoring": {"app.kubernetes.io/name": "prometheus"}}
 _ADD_ON_NAMESPACES = (
     cert_manager.NAMESPACE,
     gateway.NAMESPACE,
@@ -228,6 +231,7 @@ class ClusterAddons(pulumi.ComponentResource):
                         **spec.model_dump(),
                         "tags": tags,
                         "allow_from_namespaces": (*spec.allow_from_namespaces, *INGRESS_SOURCES),
+                        "allow_from_pods": {**INGRESS_PODS, **spec.allow_from_pods},
                     }
                 ),
                 opts=pulumi.ResourceOptions(parent=self),

@@ -62,16 +62,18 @@ CHARTS: dict[str, ChartPin] = {
     # --- ML platform services (#6) ---
     "kube-prometheus-stack": ChartPin(
         chart="kube-prometheus-stack",
-        version="91.5.0",
+        version="92.16.1",
         repository="https://prometheus-community.github.io/helm-charts",
-        source="https://github.com/prometheus-community/helm-charts/releases/tag/kube-prometheus-stack-91.5.0",
+        source="https://github.com/prometheus-community/helm-charts/releases/tag/kube-prometheus-stack-92.16.1",
     ),
+    # 1.0.x serves only the kafka.strimzi.io/v1 API (v1 came in 0.49); Kafka 4.1.x and 4.2.0.
     "strimzi-kafka-operator": ChartPin(
         chart="oci://quay.io/strimzi-helm/strimzi-kafka-operator",
-        version="0.51.0",
+        version="1.0.1",
         repository=None,
-        source="https://github.com/strimzi/strimzi-kafka-operator/releases/tag/0.51.0",
+        source="https://github.com/strimzi/strimzi-kafka-operator/releases/tag/1.0.1",
     ),
+    # Operator 1.30.0 (chart appVersion), kubeVersion >=1.29 (https://cloudnative-pg.io/charts/index.yaml).
     "cloudnative-pg": ChartPin(
         chart="cloudnative-pg",
         version="0.29.0",
@@ -91,9 +93,12 @@ class ImagePin:
 
 #: Every container image the platform runs directly (not through a chart), pinned once.
 IMAGES: dict[str, ImagePin] = {
+    # The -full variant (published from v3.9.0; docker/Dockerfile.full: mlflow[extras,azure,db,
+    # gateway,genai,auth]) carries psycopg2, boto3, google-cloud-storage, azure-storage-blob,
+    # azure-identity and prometheus-flask-exporter; the plain image has core MLflow only.
     "mlflow": ImagePin(
-        image="ghcr.io/mlflow/mlflow:v3.6.0",
-        source="https://github.com/mlflow/mlflow/releases",
+        image="ghcr.io/mlflow/mlflow:v3.18.0-full",
+        source="https://pypi.org/project/mlflow/3.18.0/ and https://github.com/mlflow/mlflow/tree/master/docker",
     ),
 }
 

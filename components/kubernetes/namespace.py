@@ -228,6 +228,11 @@ class NamespaceSpec(BaseModel):
     allow_from_namespaces: tuple[str, ...] = Field(
         default=(), description="Namespaces whose pods may connect in (e.g. gateway, monitoring)."
     )
+    allow_from_pods: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Narrows an allowed namespace to the pods with these labels, e.g. "
+        "{'monitoring': {'app.kubernetes.io/name': 'prometheus'}}: only Prometheus scrapes.",
+    )
     allow_egress_cidrs: tuple[EgressAllowance, ...] = Field(
         default=(), description="Extra egress beyond DNS and the namespace itself."
     )
@@ -404,9 +409,12 @@ class PlatformNamespace(pulumi.ComponentResource):
             },
         )
         for source in args.allow_from_namespaces:
+            peer = _in_namespace(source)
+            if source in args.allow_from_pods:
+                peer["podSelector"] = {"matchLabels": dict(args.allow_from_pods[source])}
             policy(
                 f"allow-from-{source}",
-                {"policyTypes": ["Ingress"], "ingress": [{"from": [_in_namespace(source)]}]},
+                {"policyTypes": ["Ingress"], "ingress": [{"from": [peer]}]},
             )
         for rule in args.allow_egress_cidrs:
             policy(

@@ -16,9 +16,9 @@ import pulumi
 import pulumi_tls as tls
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Root: ten years, replaced by `pulumi up` in its last year (re-trusting it is a planned event).
+#: Root: ten years. Never renewed by `pulumi up` on its own (it is protected in prod, and a new
+#: root means re-trusting it everywhere): rotation is a planned procedure, README "Platform PKI".
 ROOT_VALIDITY_HOURS = 10 * 365 * 24
-ROOT_RENEWAL_HOURS = 365 * 24
 #: Intermediates: three years, renewed by `pulumi up` in their last 90 days.
 INTERMEDIATE_VALIDITY_HOURS = 3 * 365 * 24
 INTERMEDIATE_RENEWAL_HOURS = 90 * 24
@@ -72,7 +72,6 @@ class PlatformRootCa(pulumi.ComponentResource):
             max_path_length=1,
             set_subject_key_id=True,
             validity_period_hours=ROOT_VALIDITY_HOURS,
-            early_renewal_hours=ROOT_RENEWAL_HOURS,
             allowed_uses=_CA_USES,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
