@@ -278,13 +278,14 @@ def _site_limits(cfg: PlatformConfig, m: Mlflow, refs: dict[str, Any]) -> list[C
         if site == "onprem" or cfg.network is None:
             continue
         entry = getattr(cfg.network, site).get(region)
-        # The database components (and the server's egress rule) take only ranges that are
-        # private in the IP registry's sense: RFC 1918, not network.extraPrivateRanges.
-        if entry is not None and not ipaddress.ip_network(entry.cidr).is_private:
+        # The database components (and the server's egress rule) take only ranges that are not
+        # globally routable (IANA): RFC 1918 or 100.64.0.0/10, but not every range
+        # network.extraPrivateRanges may declare private (e.g. 11.0.0.0/8).
+        if entry is not None and ipaddress.ip_network(entry.cidr).is_global:
             add(("services", "mlflow", "clusters", i), ref,
-                f"its database would be in network.{site}.{region}.cidr ({entry.cidr}), which is "
-                "not an RFC 1918 range; MLflow's databases need one (10.0.0.0/8, "
-                "172.16.0.0/12, 192.168.0.0/16)")
+                f"its database would be in network.{site}.{region}.cidr ({entry.cidr}), a "
+                "publicly routable range; MLflow's databases need a non-public one (10.0.0.0/8, "
+                "172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10)")
 
     if "onprem" in sites and cfg.kubernetes is not None:
         ns = next((n for n in cfg.kubernetes.namespaces if n.name == m.namespace), None)

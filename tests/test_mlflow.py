@@ -531,11 +531,11 @@ def _cli_refusal(tmp_path, platform: dict) -> str:
     return proc.stderr
 
 
-def _non_rfc1918(site: str, region: str, cidr: str):
+def _public_range(site: str, region: str, cidr: str):
     """A cloud region in a range the network config accepts as private (extraPrivateRanges) but
-    the database components do not."""
+    the database components do not (publicly routable)."""
     def change(platform: dict) -> None:
-        platform["network"]["extraPrivateRanges"] = ["100.96.0.0/12"]
+        platform["network"]["extraPrivateRanges"] = ["11.0.0.0/8"]
         platform["network"][site][region]["cidr"] = cidr
     return change
 
@@ -549,14 +549,14 @@ def _onprem_volumes_over_quota(platform: dict) -> None:
 
 
 @pytest.mark.parametrize("cluster,change,expected", [
-    ("aws/eu-west-1", _non_rfc1918("aws", "eu-west-1", "100.96.0.0/16"),
+    ("aws/eu-west-1", _public_range("aws", "eu-west-1", "11.16.0.0/16"),
      (f"{K}.clusters[0]: bad value 'aws/eu-west-1'; its database would be in "
-     "network.aws.eu-west-1.cidr (100.96.0.0/16), which is not an RFC 1918 range")),
+      "network.aws.eu-west-1.cidr (11.16.0.0/16), a publicly routable range")),
     ("gcp/europe-west4", _gcp_one_backup,
      f"{K}.database.backupRetentionDays: bad value 1; at least 2 when MLflow runs on GCP"),
-    ("azure/westeurope", _non_rfc1918("azure", "westeurope", "100.97.0.0/16"),
+    ("azure/westeurope", _public_range("azure", "westeurope", "11.48.0.0/16"),
      (f"{K}.clusters[0]: bad value 'azure/westeurope'; its database would be in "
-     "network.azure.westeurope.cidr (100.97.0.0/16), which is not an RFC 1918 range")),
+      "network.azure.westeurope.cidr (11.48.0.0/16), a publicly routable range")),
     ("onprem", _onprem_volumes_over_quota,
      (f"{K}.database.storageGb: bad value 200; on-prem 3 instance volume(s) of this size (600Gi) "
      "must fit the mlflow namespace's quota (kubernetes.namespaces[0].quota.storage = 500Gi): "
@@ -651,6 +651,11 @@ def test_cloud_sites_refuse_static_keys_and_mismatched_stores():
     for place in ({"cidrs": ()}, {"pod_labels": {"cnpg.io/cluster": "db"}}):
         with pytest.raises(ValidationError, match="either by its ranges"):
             comp.DatabaseConnection(**{**base, **place})
+    # Non-public ranges the network config may declare private pass; public ones never.
+    assert comp.DatabaseConnection(**{**base, "cidrs": ("100.64.0.0/18",)}).cidrs == ("100.64.0.0/18",)
+    for public in ("11.16.0.0/16", "0.0.0.0/0"):
+        with pytest.raises(ValidationError, match="non-public"):
+            comp.DatabaseConnection(**{**base, "cidrs": (public,)})
 
 
 def test_azure_artifacts_are_a_wasbs_uri_of_the_account_and_container():

@@ -180,10 +180,16 @@ def test_security_group_admits_5432_from_the_client_ranges_only(aws_prod):
     assert db["propertyDependencies"]["vpcSecurityGroupIds"] == [sg["urn"]]
 
 
-@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "52.94.0.0/16", "10.0.0.1/8", "fd00::/8"])
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "52.94.0.0/16", "10.0.0.1/8", "fd00::/8",
+                                  "100.0.0.0/8"])
 def test_client_ranges_must_be_private_ipv4_networks(cidr):
     with pytest.raises(ValidationError, match="client_cidrs|private|host bits"):
         _aws_args(client_cidrs=(cidr,))
+
+
+def test_client_ranges_may_be_the_shared_address_space():
+    # 100.64.0.0/10 is not RFC 1918 but not public either; the network config allows VPCs there.
+    assert _aws_args(client_cidrs=("100.64.0.0/18",)).client_cidrs == ("100.64.0.0/18",)
 
 
 @pytest.mark.parametrize("over", [

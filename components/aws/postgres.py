@@ -86,8 +86,10 @@ class PostgresDatabaseArgs(BaseModel):
         for cidr in value:
             net = ipaddress.ip_network(cidr, strict=True)
             # Never 0.0.0.0/0 or any public range: the database is for the platform's own clients.
-            if net.version != 4 or not net.is_private:
-                raise ValueError(f"client CIDR {cidr} is not a private IPv4 range")
+            # Non-public means not globally routable (IANA): RFC 1918 and also the shared space
+            # 100.64.0.0/10 that the platform's config allows as an extra private range.
+            if net.version != 4 or net.is_global:
+                raise ValueError(f"client CIDR {cidr} is not a private (non-public) IPv4 range")
         return value
 
     @model_validator(mode="after")

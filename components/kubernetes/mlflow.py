@@ -157,8 +157,11 @@ class DatabaseConnection(BaseModel):
     def _private(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
         for cidr in cidrs:
             net = ipaddress.ip_network(cidr, strict=True)
-            if not net.is_private or net.prefixlen < 8:
-                raise ValueError(f"database range {cidr} must be a private range of /8 or smaller")
+            # Not globally routable (IANA): RFC 1918, and the shared space 100.64.0.0/10 the
+            # platform's config may declare private (network.extraPrivateRanges).
+            if net.is_global or net.prefixlen < 8:
+                raise ValueError(f"database range {cidr} must be a private (non-public) range "
+                                 "of /8 or smaller")
         return cidrs
 
     @model_validator(mode="after")
@@ -207,7 +210,7 @@ class ArtifactTarget(BaseModel):
         problems = []
         for cidr in self.private_endpoint_cidrs:
             net = ipaddress.ip_network(cidr, strict=True)
-            if not net.is_private or net.prefixlen < 8:
+            if net.is_global or net.prefixlen < 8:
                 problems.append(f"private endpoint range {cidr} must be private and /8 or smaller")
         keys = self.access_key_id is not None or self.secret_access_key is not None
         if self.kind == "s3-compatible":
