@@ -18,6 +18,7 @@ from components.tags import COST_CENTER_PATTERN, ENVIRONMENTS
 from stacks.config_base import Cidr, ConfigModel, Ipv4
 from stacks.kubernetes_config import Kubernetes
 from stacks.services_config import Services
+from stacks.teams_config import Team
 
 PROJECT = "hybrid-ml-platform"
 #: The structured config key that holds the whole platform config.
@@ -240,6 +241,8 @@ class PlatformConfig(ConfigModel):
     """Clusters, GPU pools and add-ons; cloud clusters need the network of their region."""
     services: Services = Field(default_factory=Services)
     """ML platform services (MLflow, Kafka, monitoring, serving) on the clusters above."""
+    teams: list[Team] = Field(default_factory=list)
+    """Team environments (namespace, quota, storage, topics, dashboards); `hybrid-ml team add`."""
 
     @property
     def prefix(self) -> str:

@@ -83,6 +83,7 @@ def build_kafka(ctx: ServiceContext) -> None:
             pulumi.ResourceOptions(
                 providers=[cluster.provider, ctx.providers.tls, ctx.providers.random],
                 depends_on=[operator]))
+        ctx.kafka_clusters[c.cluster] = built[c.cluster]
         output[plan.name] = {
             "cluster": c.cluster,
             "kafka": kafka_name(c.cluster),

@@ -241,6 +241,7 @@ def build_mlflow(ctx: ServiceContext) -> None:
             wait_for=tuple(wait), tags=tags,
         ), pulumi.ResourceOptions(providers=[cluster.provider]))
         ctx.mlflow_urls[ref] = server.internal_url
+        ctx.mlflow_gateway_urls[ref] = server.url
         summary[cname] = {
             "url": server.url,
             "database": {"engine": "postgresql", "service": _SERVICE[site], "host": db.host},

@@ -9,7 +9,8 @@ from stacks.kubernetes_config import PlatformNamespace
 CPU_LIMIT_FACTOR = 2
 
 
-def _times(value: str, factor: int) -> str:
+def scaled(value: str, factor: int) -> str:
+    """A quantity times `factor`, as a quantity string."""
     return format((quantity(value) * factor).normalize(), "f")
 
 
@@ -17,7 +18,7 @@ def namespace_specs(namespaces: list[PlatformNamespace]) -> tuple[NamespaceSpec,
     return tuple(NamespaceSpec(
         name=ns.name,
         quota=NamespaceQuota(
-            requests_cpu=ns.quota.cpu, limits_cpu=_times(ns.quota.cpu, CPU_LIMIT_FACTOR),
+            requests_cpu=ns.quota.cpu, limits_cpu=scaled(ns.quota.cpu, CPU_LIMIT_FACTOR),
             requests_memory=ns.quota.memory, limits_memory=ns.quota.memory,
             requests_gpu=ns.quota.gpus, pods=ns.quota.pods,
             persistentvolumeclaims=ns.quota.volume_claims, requests_storage=ns.quota.storage,

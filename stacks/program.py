@@ -6,13 +6,7 @@ from typing import Any
 
 import pulumi
 
-from components.aws.artifact_store import ArtifactStore as AwsArtifactStore
-from components.aws.artifact_store import ArtifactStoreArgs as AwsArtifactStoreArgs
-from components.azure.artifact_store import ArtifactStore as AzureArtifactStore
-from components.azure.artifact_store import ArtifactStoreArgs as AzureArtifactStoreArgs
-from components.azure.artifact_store import BlobPrivateDns, BlobPrivateDnsArgs
-from components.gcp.artifact_store import ArtifactStore as GcpArtifactStore
-from components.gcp.artifact_store import ArtifactStoreArgs as GcpArtifactStoreArgs
+from components.azure.artifact_store import BlobPrivateDns
 from components.kubernetes.platform_ca import PlatformRootCa, PlatformRootCaArgs
 from components.tags import StandardTags
 from stacks.clusters import build_clusters
@@ -20,6 +14,8 @@ from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConf
 from stacks.network import Networks, build_network
 from stacks.providers import Providers, build_providers
 from stacks.services import ServiceContext, StoreKey, build_services
+from stacks.stores import StoreSite, build_store, store_physical_name
+from stacks.teams import build_teams
 from stacks.validation import ConfigError, parse_platform
 
 
@@ -46,57 +42,15 @@ def standard_tags(cfg: PlatformConfig, data_classification: str | None = None) -
 def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactStoreConfig,
                      components: dict[StoreKey, Any], networks: Networks,
                      blob_dns: dict[str, BlobPrivateDns]) -> dict:
-    """The store on each of its sites. Azure stores get a blob private endpoint in their
-    location's VNet, registered in that VNet's blob zone (`blob_dns`, one per location, made
-    by the first store there and shared: Azure links a VNet to one zone of a name). Without a
-    `network` section there is no VNet, and no endpoint (see the Azure ArtifactStore)."""
+    """The store on each of its sites, in the site's primary region."""
     tags = standard_tags(cfg, cfg.store_classification(store))
-    d = cfg.storage.defaults
     outputs: dict[str, pulumi.Output[str]] = {}
     for site in cfg.store_sites(store):
         region = cfg.cloud_regions(site)[0]
-        name = f"{store.name}-{site}-{region}"
-        if site == "aws":
-            s = AwsArtifactStore(name, AwsArtifactStoreArgs(
-                prefix=cfg.prefix, store=store.name, account_id=cfg.sites.aws.account_id,
-                region=region, tags=tags, noncurrent_version_days=d.noncurrent_version_days,
-                access_log_retention_days=d.access_log_retention_days, protect=cfg.protect,
-            ), pulumi.ResourceOptions(providers=[providers.aws[region]]))
-            outputs[name] = s.bucket_name
-            components[(store.name, site, region)] = s
-        elif site == "gcp":
-            g = GcpArtifactStore(name, GcpArtifactStoreArgs(
-                prefix=cfg.prefix, store=store.name, project=cfg.sites.gcp.project,
-                project_number=cfg.sites.gcp.project_number, region=region, tags=tags,
-                noncurrent_version_days=d.noncurrent_version_days,
-                soft_delete_days=d.soft_delete_days,
-                access_log_retention_days=d.access_log_retention_days, protect=cfg.protect,
-            ), pulumi.ResourceOptions(providers=[providers.gcp[region]]))
-            outputs[name] = g.bucket_name
-            components[(store.name, site, region)] = g
-        else:
-            endpoint: dict[str, pulumi.Output[str]] = {}
-            # Config validation gives every enabled location a network once `network` is set.
-            vnet = networks.azure.get(region)
-            if vnet is not None:
-                if region not in blob_dns:
-                    blob_dns[region] = BlobPrivateDns(f"blob-dns-azure-{region}", BlobPrivateDnsArgs(
-                        prefix=cfg.prefix, subscription_id=cfg.sites.azure.subscription_id,
-                        location=region, resource_group_name=vnet.resource_group_name,
-                        vnet_id=vnet.vnet_id, tags=standard_tags(cfg),
-                    ), pulumi.ResourceOptions(providers=[providers.azure[region]]))
-                endpoint = {"endpoint_subnet_id": vnet.subnet_ids["endpoints"],
-                            "blob_dns_zone_id": blob_dns[region].zone_id}
-            z = AzureArtifactStore(name, AzureArtifactStoreArgs(
-                prefix=cfg.prefix, store=store.name, subscription_id=cfg.sites.azure.subscription_id,
-                tenant_id=cfg.sites.azure.tenant_id, location=region, tags=tags,
-                noncurrent_version_days=d.noncurrent_version_days,
-                soft_delete_days=d.soft_delete_days,
-                access_log_retention_days=d.access_log_retention_days,
-                key_size=d.azure_key_size, protect=cfg.protect, **endpoint,
-            ), pulumi.ResourceOptions(providers=[providers.azure[region], providers.random]))
-            outputs[name] = z.account_name
-            components[(store.name, site, region)] = z
+        built = build_store(StoreSite(cfg, providers, networks, blob_dns), store.name, site,
+                            region, tags)
+        outputs[f"{store.name}-{site}-{region}"] = store_physical_name(site, built)
+        components[(store.name, site, region)] = built
     return outputs
 
 
@@ -119,11 +73,14 @@ def build(cfg: PlatformConfig) -> None:
     for store in cfg.storage.stores:
         stores.update(_artifact_stores(cfg, providers, store, store_components, networks, blob_dns))
     pulumi.export("artifactStores", stores)
-    build_services(ServiceContext(
+    ctx = ServiceContext(
         cfg=cfg, providers=providers, networks=networks,
         clusters={c.plan.ref: c for c in clusters}, stores=store_components,
         tags=standard_tags(cfg), platform_ca_pem=root_ca.cert_pem,
-    ))
+    )
+    build_services(ctx)
+    if cfg.teams:
+        build_teams(ctx, StoreSite(cfg, providers, networks, blob_dns))
 
 
 def main() -> None:

@@ -39,6 +39,10 @@ class ServiceContext:
     monitoring_crds: dict[str, pulumi.Resource] = field(default_factory=dict)
     #: Per cluster ref: in-cluster base URL of that cluster's MLflow tracking server.
     mlflow_urls: dict[str, str] = field(default_factory=dict)
+    #: Per cluster ref: that cluster's MLflow at the Gateway (behind its sign-on).
+    mlflow_gateway_urls: dict[str, str] = field(default_factory=dict)
+    #: Per cluster ref: the KafkaCluster component there.
+    kafka_clusters: dict[str, Any] = field(default_factory=dict)
     #: PEM of the platform root CA: every cluster's `platform-ca` ClusterIssuer is an
     #: intermediate under it, so a client trusting this reaches any cluster's Gateway over TLS.
     platform_ca_pem: pulumi.Output[str] | None = None

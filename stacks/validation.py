@@ -287,6 +287,10 @@ def parse_platform(raw: Any) -> PlatformConfig:
     problems = _semantic_problems(cfg) + _network_problems(cfg) + cluster_problems(cfg)
     if not problems:  # services refer to clusters; judge them only once those are sound
         problems = services_problems(cfg)
+    if not problems:  # teams refer to clusters and services
+        from stacks.teams_config import problems as team_problems
+
+        problems = team_problems(cfg)
     if problems:
         raise ConfigError(problems)
     return cfg

@@ -18,6 +18,9 @@ from pathlib import Path
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 #: The label (and value) the Grafana sidecar selects dashboard ConfigMaps by.
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
+#: A dashboard ConfigMap with this annotation lands in the Grafana folder it names (the
+#: sidecar writes it into that subdirectory; Grafana makes folders from the file structure).
+FOLDER_ANNOTATION = "grafana_folder"
 
 
 def _check(name: str, text: str) -> None:

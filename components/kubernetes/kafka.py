@@ -489,6 +489,7 @@ class KafkaCluster(pulumi.ComponentResource):
 
         ca_secrets: list[pulumi.Resource] = []
         ca_pem: dict[str, pulumi.Output[str]] = {}
+        ca_key_pem: dict[str, pulumi.Output[str]] = {}
         for role in ("cluster", "clients"):
             key = tls.PrivateKey(f"{name}-{role}-ca-key", algorithm="RSA", rsa_bits=4096,
                                  opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
@@ -504,6 +505,7 @@ class KafkaCluster(pulumi.ComponentResource):
                 validity_period_hours=validity, allowed_uses=_CA_USES,
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
             ca_pem[role] = cert.cert_pem
+            ca_key_pem[role] = pulumi.Output.secret(key.private_key_pem)
             # Strimzi's "use your own CA": these names, labels and generation annotations.
             strimzi = {"strimzi.io/kind": "Kafka", "strimzi.io/cluster": k}
             ca_secrets.append(k8s.core.v1.Secret(
@@ -581,6 +583,10 @@ class KafkaCluster(pulumi.ComponentResource):
         self.bootstrap_cross_site = (
             f"{bootstrap_host(args.cluster_name, args.base_domain)}:{CROSS_SITE_PORT}")
         self.cluster_ca_cert_pem = ca_pem["cluster"]
+        #: The clients CA (key secret): signs certificates of `tls-external` users (team clients)
+        #: that the program issues itself, so no Secret is ever copied between namespaces.
+        self.clients_ca_cert_pem = ca_pem["clients"]
+        self.clients_ca_key_pem = ca_key_pem["clients"]
         self.register_outputs({"bootstrap_internal": self.bootstrap_internal,
                                "bootstrap_cross_site": self.bootstrap_cross_site,
                                "cluster_ca_cert_pem": self.cluster_ca_cert_pem})

@@ -43,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator, 
 from components.kubernetes import cert_manager, gateway, gpu_stack
 from components.kubernetes.addons import STORAGE_CLASS
 from components.kubernetes.charts import container_resources, pinned_release
-from components.kubernetes.dashboards import DASHBOARD_LABEL
+from components.kubernetes.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION
 from components.kubernetes.namespace import (
     add_on_namespace,
     in_namespace,
@@ -457,6 +457,9 @@ def chart_values(args: ClusterMonitoringArgs) -> dict[str, Any]:
                 "label": DASHBOARD_LABEL[0],
                 "labelValue": DASHBOARD_LABEL[1],
                 "searchNamespace": NAMESPACE,
+                # Team dashboards name their folder (`Team <name>`); the rest stay in General.
+                "folderAnnotation": FOLDER_ANNOTATION,
+                "provider": {"foldersFromFilesStructure": True},
                 # A `cluster` variable on the chart's own dashboards too.
                 "multicluster": {"global": {"enabled": True}},
             },

@@ -1,0 +1,332 @@
+"""A team's environment on one cluster, and its Grafana folder on the central one.
+
+`TeamEnvironment` is what a new team gets on each cluster it runs on: a guarded namespace (the
+same `PlatformNamespace` the services use: Pod Security, quota including GPUs, container
+defaults, default-deny networking), its group bound to `edit` there, egress to the Gateway
+(MLflow) and Kafka, its Kafka topics and a Kafka user allowed on exactly those, and a ConfigMap telling its
+workloads where MLflow, Kafka and its artifact storage are. `TeamFolder` is the team's folder in
+the central Grafana with a dashboard of what the team uses on every cluster.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_tls as tls
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, model_validator
+
+from components.kubernetes.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION
+from components.kubernetes.kafka import API as KAFKA_API
+from components.kubernetes.kafka import INTERNAL_PORT, KafkaAclSpec, KafkaTopicSpec
+from components.kubernetes.namespace import (
+    NamespaceQuota,
+    PlatformNamespace,
+    PlatformNamespaceArgs,
+    in_namespace,
+    network_policy,
+    object_labels,
+)
+from components.tags import StandardTags
+
+#: The ConfigMap (in the team's namespace) workloads load with `envFrom`.
+ENVIRONMENT_CONFIGMAP = "team-environment"
+#: The ServiceAccount whose pods get the team's storage by workload identity.
+WORKLOAD_SERVICE_ACCOUNT = "workload"
+#: The Secret (in the team's namespace) with the team's Kafka client certificate and CA.
+KAFKA_CLIENT_SECRET = "kafka-client"
+#: Team client certificates: one year, re-issued by `pulumi up` in their last 30 days.
+CLIENT_CERT_VALIDITY_HOURS = 365 * 24
+CLIENT_CERT_RENEWAL_HOURS = 30 * 24
+#: Where the team's namespace may be reached from: the platform Gateway (its own routes) and
+#: Prometheus (its ServiceMonitors), as for the platform namespaces.
+INGRESS_SOURCES = ("gateway", "monitoring")
+INGRESS_PODS = {"monitoring": {"app.kubernetes.io/name": "prometheus"}}
+StrInput = str | pulumi.Output[str]
+_PUBLIC_EXCEPT = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                  "169.254.0.0/16")
+
+
+def team_acls(prefix: str) -> tuple[KafkaAclSpec, ...]:
+    """What a team's Kafka user may do: its own topics, groups and transactions (by prefix),
+    nothing else."""
+    return (
+        KafkaAclSpec(resource_type="topic", name=prefix, pattern_type="prefix",
+                     operations=("Read", "Write", "Describe", "DescribeConfigs")),
+        KafkaAclSpec(resource_type="group", name=prefix, pattern_type="prefix",
+                     operations=("Read", "Describe")),
+        KafkaAclSpec(resource_type="transactionalId", name=prefix, pattern_type="prefix",
+                     operations=("Write", "Describe")),
+        # Idempotent producers (the default since Kafka 3) need this cluster-level right.
+        KafkaAclSpec(resource_type="cluster", operations=("IdempotentWrite",)),
+    )
+
+
+class TeamKafka(BaseModel):
+    """The Kafka cluster on this cluster, as the team's topics and user need it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    kafka_name: str = Field(description="Name of the Kafka resource (`strimzi.io/cluster`).")
+    namespace: str = Field(description="Namespace of the Kafka cluster and its operators.")
+    bootstrap: str = Field(description="In-cluster bootstrap address of the TLS listener.")
+    cluster_ca_cert_pem: InstanceOf[pulumi.Output] = Field(
+        description="The brokers' CA certificate, which clients trust.")
+    clients_ca_cert_pem: InstanceOf[pulumi.Output] = Field(
+        description="The clients CA certificate (issuer of the team's client certificate).")
+    clients_ca_key_pem: InstanceOf[pulumi.Output] = Field(
+        description="The clients CA key (secret), which signs the team's client certificate.")
+    topics: tuple[KafkaTopicSpec, ...] = Field(default=(), description="The team's topics.")
+    protect: bool = Field(description="Protect the topics (their records) from deletion.")
+    wait_for: tuple[InstanceOf[pulumi.Resource], ...] = Field(
+        default=(), description="The Kafka cluster: topics and the user come after it.")
+
+
+class TeamEnvironmentArgs(BaseModel):
+    """Arguments of a TeamEnvironment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    team: str = Field(pattern=r"^[a-z][a-z0-9-]{1,10}[a-z0-9]$", description="Team name.")
+    namespace: str = Field(description="The team's namespace, `team-<name>`.")
+    group: str = Field(min_length=1, description="Identity-provider group bound to `edit`.")
+    quota: NamespaceQuota = Field(description="ResourceQuota of the namespace (GPUs included).")
+    tags: StandardTags = Field(description="The team's tags (owner, cost centre, class).")
+    artifact_root: StrInput | None = Field(
+        default=None, description="URI of the team's artifact storage on this site.")
+    service_account_annotations: dict[str, StrInput] = Field(
+        default_factory=dict, description="Annotations binding the `workload` ServiceAccount "
+                                          "to the store grant (Azure, GKE; none for EKS).")
+    object_store: Literal["none", "public", "private"] = Field(
+        default="none", description="How the team's pods reach their store directly: a public "
+        "HTTPS endpoint (S3, Cloud Storage), private ranges (`object_store_cidrs`: a private "
+        "endpoint), or not at all (artifacts through MLflow's proxy only).")
+    object_store_cidrs: tuple[str, ...] = Field(
+        default=(), description="The store's private ranges (with `private`).")
+    gateway_cidrs: tuple[str, ...] = Field(
+        min_length=1, description="The site's private ranges, where the platform Gateway's "
+                                  "internal load balancer is (MLflow and served models, behind "
+                                  "their sign-on).")
+    mlflow_url: str | None = Field(default=None, description="MLflow on this cluster, if any "
+                                                             "(its URL at the Gateway).")
+    kafka: TeamKafka | None = Field(default=None, description="Kafka on this cluster, if any.")
+    wait_for: tuple[InstanceOf[pulumi.Resource], ...] = Field(
+        default=(), description="What must exist first (the cluster's add-ons).")
+
+    @model_validator(mode="after")
+    def _store_ranges(self) -> TeamEnvironmentArgs:
+        if (self.object_store == "private") != bool(self.object_store_cidrs):
+            raise ValueError("object_store_cidrs go with object_store='private', and only then")
+        if any(c.endswith("/0") for c in self.object_store_cidrs):
+            raise ValueError("object_store_cidrs must name the store's ranges, never everything")
+        return self
+
+
+class TeamEnvironment(pulumi.ComponentResource):
+    """A team's environment on one cluster.
+
+    Creates: a PlatformNamespace `team-<name>` (restricted Pod Security, ResourceQuota with
+    `requests.nvidia.com/gpu`, LimitRange, default-deny plus DNS, same-namespace, Gateway and
+    Prometheus ingress), a RoleBinding of the group to the `edit` ClusterRole in it, egress rules
+    to the services it uses and to its artifact storage, and a `team-environment` ConfigMap. With
+    Kafka: the team's KafkaTopics, a `tls-external` KafkaUser `team-<name>` whose ACLs grant
+    only the `<name>-` prefix, and a client certificate for it signed by the clients CA in the
+    `kafka-client` Secret of the team's namespace (no credential is copied between namespaces).
+    Guarantees: the team can reach nothing it was not given; its topics keep their records in
+    prod (protected).
+    """
+
+    namespace_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TeamEnvironmentArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("hybridml:teams:TeamEnvironment", name, None, opts)
+        labels = object_labels(args.tags)
+        ns_name = args.namespace
+        namespace = PlatformNamespace(f"{name}-namespace", PlatformNamespaceArgs(
+            name=ns_name, quota=args.quota, tags=args.tags,
+            allow_from_namespaces=INGRESS_SOURCES, allow_from_pods=INGRESS_PODS,
+        ), pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)))
+        inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        meta = {"namespace": ns_name, "labels": labels}
+        k8s.rbac.v1.RoleBinding(
+            f"{name}-edit",
+            metadata={"name": "team-edit", **meta},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                      "name": "edit"},
+            subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                       "name": args.group}],
+            opts=inside,
+        )
+        k8s.core.v1.ServiceAccount(
+            f"{name}-workload",
+            metadata={"name": WORKLOAD_SERVICE_ACCOUNT, **meta,
+                      "annotations": dict(args.service_account_annotations)},
+            opts=inside,
+        )
+        self._egress(name, args, namespace)
+        env: dict[str, pulumi.Input[str]] = {"TEAM": args.team}
+        if args.mlflow_url is not None:
+            env["MLFLOW_TRACKING_URI"] = args.mlflow_url
+        if args.artifact_root is not None:
+            env["ARTIFACT_ROOT"] = args.artifact_root
+            if args.object_store != "none":
+                env["ARTIFACT_SERVICE_ACCOUNT"] = WORKLOAD_SERVICE_ACCOUNT
+        if args.kafka is not None:
+            env |= self._kafka(name, args, args.kafka, inside)
+        k8s.core.v1.ConfigMap(
+            f"{name}-environment",
+            metadata={"name": ENVIRONMENT_CONFIGMAP, **meta},
+            data=env,
+            opts=inside,
+        )
+        self.namespace_name = namespace.namespace_name
+        self.register_outputs({"namespace_name": self.namespace_name})
+
+    def _egress(self, name: str, args: TeamEnvironmentArgs, namespace: pulumi.Resource) -> None:
+        ns, tags = args.namespace, args.tags
+        if args.object_store == "none":
+            to: list[dict] = []
+        elif args.object_store == "private":
+            to = [{"ipBlock": {"cidr": c}} for c in args.object_store_cidrs]
+        else:
+            # Cloud storage is a public HTTPS endpoint whose addresses change: everything public
+            # on 443, nothing private, is the narrowest rule a NetworkPolicy can state.
+            to = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(_PUBLIC_EXCEPT)}}]
+        if to:
+            network_policy(f"{name}-egress-object-store", "allow-egress-object-store", ns, tags,
+                           {"policyTypes": ["Egress"], "egress": [
+                               {"to": to, "ports": [{"protocol": "TCP", "port": 443}]}]},
+                           self, [namespace])
+        # The team reaches MLflow (and served models) through the Gateway, with a token: never
+        # around its sign-on on the Service.
+        network_policy(f"{name}-egress-gateway", "allow-egress-gateway", ns, tags,
+                       {"policyTypes": ["Egress"], "egress": [{
+                           "to": [{"ipBlock": {"cidr": c}} for c in args.gateway_cidrs],
+                           "ports": [{"protocol": "TCP", "port": 443}]}]},
+                       self, [namespace])
+        if args.kafka is not None:
+            k = args.kafka
+            network_policy(f"{name}-egress-kafka", "allow-egress-kafka", ns, tags,
+                           {"policyTypes": ["Egress"], "egress": [{
+                               "to": [{**in_namespace(k.namespace), "podSelector": {
+                                   "matchLabels": {"strimzi.io/cluster": k.kafka_name,
+                                                   "strimzi.io/broker-role": "true"}}}],
+                               "ports": [{"protocol": "TCP", "port": INTERNAL_PORT}]}]},
+                           self, [namespace])
+
+    def _kafka(self, name: str, args: TeamEnvironmentArgs, k: TeamKafka,
+               inside: pulumi.ResourceOptions) -> dict[str, str]:
+        owned = {**object_labels(args.tags), "strimzi.io/cluster": k.kafka_name}
+        after = pulumi.ResourceOptions(parent=self, protect=k.protect, depends_on=list(k.wait_for))
+        for t in k.topics:
+            k8s.apiextensions.CustomResource(
+                f"{name}-topic-{t.name}", api_version=KAFKA_API, kind="KafkaTopic",
+                metadata={"name": t.name, "namespace": k.namespace, "labels": owned},
+                spec={"partitions": t.partitions, "replicas": t.replicas,
+                      "config": {"retention.ms": t.retention_ms, "cleanup.policy": t.cleanup_policy,
+                                 "min.insync.replicas": t.min_insync_replicas}},
+                opts=after)
+        user = f"team-{args.team}"
+        child = pulumi.ResourceOptions(parent=self)
+        key = tls.PrivateKey(f"{name}-kafka-key", algorithm="ECDSA", ecdsa_curve="P256",
+                             opts=child)
+        # tls-external: the broker's principal is the certificate's whole subject, so it is
+        # exactly CN=<user>, the name the User Operator writes the ACLs for.
+        request = tls.CertRequest(f"{name}-kafka-request", private_key_pem=key.private_key_pem,
+                                  subject=tls.CertRequestSubjectArgs(common_name=user),
+                                  opts=child)
+        cert = tls.LocallySignedCert(
+            f"{name}-kafka-cert", cert_request_pem=request.cert_request_pem,
+            ca_private_key_pem=k.clients_ca_key_pem, ca_cert_pem=k.clients_ca_cert_pem,
+            validity_period_hours=CLIENT_CERT_VALIDITY_HOURS,
+            early_renewal_hours=CLIENT_CERT_RENEWAL_HOURS,
+            allowed_uses=["digital_signature", "key_encipherment", "client_auth"], opts=child)
+        k8s.apiextensions.CustomResource(
+            f"{name}-kafka-user", api_version=KAFKA_API, kind="KafkaUser",
+            metadata={"name": user, "namespace": k.namespace, "labels": owned},
+            spec={"authentication": {"type": "tls-external"},
+                  "authorization": {"type": "simple",
+                                    "acls": [a.body() for a in team_acls(f"{args.team}-")]}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(k.wait_for)))
+        k8s.core.v1.Secret(
+            f"{name}-kafka-client",
+            metadata={"name": KAFKA_CLIENT_SECRET, "namespace": args.namespace,
+                      "labels": object_labels(args.tags)},
+            type="Opaque",
+            string_data={"user.crt": cert.cert_pem,
+                         "user.key": pulumi.Output.secret(key.private_key_pem),
+                         "ca.crt": k.cluster_ca_cert_pem},
+            opts=inside)
+        return {"KAFKA_BOOTSTRAP_SERVERS": k.bootstrap, "KAFKA_TOPIC_PREFIX": f"{args.team}-",
+                "KAFKA_CLIENT_SECRET": KAFKA_CLIENT_SECRET}
+
+
+def team_dashboard(team: str, namespace: str) -> str:
+    """The team's Grafana dashboard (JSON): CPU, memory and GPUs of its namespace, per cluster."""
+    sel = f'namespace="{namespace}", cluster=~"$cluster"'
+
+    def panel(pid: int, title: str, expr: str, unit: str, x: int, y: int) -> dict:
+        return {"id": pid, "type": "timeseries", "title": title,
+                "datasource": {"type": "prometheus", "uid": "${datasource}"},
+                "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
+                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+                "targets": [{"refId": "A", "expr": expr, "legendFormat": "{{cluster}}"}]}
+
+    doc = {
+        "uid": f"team-{team}"[:40], "title": f"Team {team}", "schemaVersion": 39,
+        "tags": ["hybrid-ml-platform", "team"], "time": {"from": "now-24h", "to": "now"},
+        "templating": {"list": [
+            {"name": "datasource", "type": "datasource", "query": "prometheus"},
+            {"name": "cluster", "type": "query", "datasource": {"type": "prometheus",
+                                                               "uid": "${datasource}"},
+             "query": f'label_values(kube_namespace_labels{{namespace="{namespace}"}}, cluster)',
+             "includeAll": True, "multi": True, "refresh": 2},
+        ]},
+        "panels": [
+            panel(1, "CPU used (cores)",
+                  f"sum by (cluster) (rate(container_cpu_usage_seconds_total{{{sel}, "
+                  'container!=""}[5m]))', "short", 0, 0),
+            panel(2, "Memory used",
+                  f'sum by (cluster) (container_memory_working_set_bytes{{{sel}, container!=""}})',
+                  "bytes", 12, 0),
+            panel(3, "GPUs requested of quota",
+                  f'sum by (cluster) (kube_resourcequota{{{sel}, resource="requests.nvidia.com/gpu", '
+                  'type="used"})', "short", 0, 8),
+            panel(4, "Pods running",
+                  f'sum by (cluster) (kube_pod_status_phase{{{sel}, phase="Running"}})',
+                  "short", 12, 8),
+        ],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True)
+
+
+class TeamFolderArgs(BaseModel):
+    """Arguments of a TeamFolder."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    team: str = Field(description="Team name.")
+    namespace: str = Field(description="The team's namespace (what the dashboard shows).")
+    monitoring_namespace: str = Field(description="Namespace the Grafana sidecar watches.")
+    tags: StandardTags = Field(description="The team's tags, as labels.")
+
+
+class TeamFolder(pulumi.ComponentResource):
+    """The team's folder `Team <name>` in the central Grafana, with its dashboard (a ConfigMap
+    the Grafana sidecar loads into that folder)."""
+
+    def __init__(self, name: str, args: TeamFolderArgs,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("hybridml:teams:TeamFolder", name, None, opts)
+        k8s.core.v1.ConfigMap(
+            f"{name}-dashboard",
+            metadata={"name": f"dashboard-team-{args.team}", "namespace": args.monitoring_namespace,
+                      "labels": {**object_labels(args.tags), DASHBOARD_LABEL[0]: DASHBOARD_LABEL[1]},
+                      "annotations": {FOLDER_ANNOTATION: f"Team {args.team}"}},
+            data={f"team-{args.team}.json": team_dashboard(args.team, args.namespace)},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})

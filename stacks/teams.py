@@ -1,0 +1,187 @@
+"""Wire each team's environment onto the clusters it names (after the services it uses).
+
+Per team: a `Team` component grouping everything it owns; on each of its clusters a
+`TeamEnvironment`; on each cloud cluster's region a store `t-<name>` of its own (protected in
+prod, tagged with the team's owner and cost centre) with a workload-identity grant for the
+team's `workload` ServiceAccount; on-prem, a prefix of the on-prem MLflow store; and, with
+monitoring, a `TeamFolder` in the central Grafana. Stack output `teams`: where each team runs
+and what it got (no secrets).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components import network_plan
+from components.kubernetes.kafka import KafkaTopicSpec
+from components.kubernetes.monitoring import NAMESPACE as MONITORING_NAMESPACE
+from components.kubernetes.namespace import NamespaceQuota
+from components.kubernetes.team import (
+    TeamEnvironment,
+    TeamEnvironmentArgs,
+    TeamFolder,
+    TeamFolderArgs,
+    TeamKafka,
+)
+from components.tags import StandardTags
+from components.team import Team as TeamComponent
+from stacks.cluster_plan import ONPREM
+from stacks.config import PlatformConfig
+from stacks.kafka_config import site_ranges
+from stacks.platform_namespaces import CPU_LIMIT_FACTOR, scaled
+from stacks.services import ServiceContext
+from stacks.stores import StoreSite, build_store, store_physical_name
+from stacks.teams_config import (
+    Team,
+    kafka_sites,
+    team_classification,
+    team_namespace,
+    team_store,
+    team_topic,
+)
+
+#: Stack output: each team's clusters, namespace, stores and Kafka user.
+TEAMS_OUTPUT = "teams"
+#: Objects of a team's store (and of its on-prem prefix) live under this prefix.
+TEAM_PREFIX = "artifacts"
+
+
+def team_tags(cfg: PlatformConfig, team: Team) -> StandardTags:
+    return StandardTags(owner=team.owner, cost_center=team.cost_center,
+                        environment=cfg.environment,
+                        data_classification=team_classification(cfg, team),
+                        managed_by=cfg.tags.managed_by)
+
+
+def _quota(team: Team) -> NamespaceQuota:
+    q = team.quota
+    return NamespaceQuota(requests_cpu=q.cpu, limits_cpu=scaled(q.cpu, CPU_LIMIT_FACTOR),
+                          requests_memory=q.memory, limits_memory=q.memory,
+                          requests_gpu=team.gpus, pods=q.pods, requests_storage=q.storage)
+
+
+def _cloud_storage(ctx: ServiceContext, where: StoreSite, team: Team, ref: str,
+                   tags: StandardTags, parent: pulumi.Resource) -> dict[str, Any]:
+    """The team's own store in the cluster's region and its workload-identity grant."""
+    cfg, p = ctx.cfg, ctx.providers
+    cluster = ctx.clusters[ref]
+    site, region = cluster.plan.site, cluster.plan.region
+    store = build_store(where, team_store(team.name), site, region, tags, parent)
+    name = f"team-{team.name}-{site}-{region}-access"
+    common = {"namespace": team_namespace(team.name), "service_account": "workload",
+              "tags": tags, "prefix": cfg.prefix}
+    if site == "aws":
+        from components.aws.workload_identity import StoreAccess, StoreAccessArgs
+
+        access = StoreAccess(name, StoreAccessArgs(
+            **common, cluster_name=cluster.cloud.cluster_name, bucket_arn=store.bucket_arn,
+            kms_key_arn=store.key_arn, key_prefix=f"{TEAM_PREFIX}/",
+            account_id=cfg.sites.aws.account_id,
+        ), pulumi.ResourceOptions(parent=parent, providers=[p.aws[region]]))
+        root = pulumi.Output.concat("s3://", store.bucket_name, f"/{TEAM_PREFIX}/")
+        cidrs: tuple[str, ...] = ()
+    elif site == "gcp":
+        from components.gcp.workload_identity import StoreAccess, StoreAccessArgs
+
+        access = StoreAccess(name, StoreAccessArgs(
+            **common, project=cfg.sites.gcp.project, project_number=cfg.sites.gcp.project_number,
+            bucket_name=store.bucket_name,
+        ), pulumi.ResourceOptions(parent=parent, providers=[p.gcp[region]]))
+        root = pulumi.Output.concat("gs://", store.bucket_name, f"/{TEAM_PREFIX}/")
+        cidrs = ()
+    else:
+        from components.azure.workload_identity import StoreAccess, StoreAccessArgs
+
+        vnet = ctx.networks.azure[region]
+        access = StoreAccess(name, StoreAccessArgs(
+            **common, resource_group_name=vnet.resource_group_name, location=region,
+            oidc_issuer_url=cluster.cloud.oidc_issuer_url, storage_account_id=store.account_id,
+            container_name=store.container_name,
+        ), pulumi.ResourceOptions(parent=parent, providers=[p.azure[region]]))
+        root = pulumi.Output.concat("wasbs://", store.container_name, "@", store.account_name,
+                                    f".blob.core.windows.net/{TEAM_PREFIX}/")
+        # The account refuses public access: only its private endpoint's subnet, on 443.
+        cidrs = (network_plan.azure_layout(str(getattr(cfg.network, site)[region].cidr))
+                 ["endpoints"],)
+    return {"root": root, "object_store": "private" if cidrs else "public", "cidrs": cidrs,
+            "annotations": dict(access.service_account_annotations),
+            "store": store_physical_name(site, store)}
+
+
+def _onprem_storage(cfg: PlatformConfig, team: Team) -> dict[str, Any] | None:
+    """On-prem the program makes no buckets and holds no storage identity for teams: their
+    artifacts go through the on-prem MLflow (`--serve-artifacts`, behind its sign-on) under
+    `teams/<name>/` of its store, so the team never holds storage credentials."""
+    m = cfg.services.mlflow
+    if m is None or ONPREM not in m.clusters:
+        return None
+    return {"root": f"mlflow-artifacts:/teams/{team.name}/", "object_store": "none",
+            "cidrs": (), "annotations": {}, "store": None}
+
+
+def _kafka(ctx: ServiceContext, team: Team, ref: str) -> TeamKafka | None:
+    cfg = ctx.cfg
+    kafka_cfg = cfg.services.kafka
+    if ref not in kafka_sites(cfg, team):
+        return None
+    built = ctx.kafka_clusters[ref]
+    topics = tuple(KafkaTopicSpec(name=team_topic(team.name, t.name), partitions=t.partitions,
+                                  retention_ms=t.retention_hours * 3_600_000)
+                   for t in team.topics)
+    return TeamKafka(kafka_name=built.kafka_name, namespace=kafka_cfg.namespace,
+                     bootstrap=built.bootstrap_internal,
+                     cluster_ca_cert_pem=built.cluster_ca_cert_pem,
+                     clients_ca_cert_pem=built.clients_ca_cert_pem,
+                     clients_ca_key_pem=built.clients_ca_key_pem, topics=topics,
+                     protect=cfg.protect, wait_for=(built,))
+
+
+def build_teams(ctx: ServiceContext, where: StoreSite) -> None:
+    """Every team of the config on every cluster it names; export the `teams` output."""
+    cfg = ctx.cfg
+    output: dict[str, Any] = {}
+    for team in cfg.teams:
+        tags = team_tags(cfg, team)
+        group = TeamComponent(f"team-{team.name}", None)
+        placed: dict[str, Any] = {}
+        for ref in team.sites:
+            cluster = ctx.clusters[ref]
+            storage = (_onprem_storage(cfg, team) if ref == ONPREM
+                       else _cloud_storage(ctx, where, team, ref, tags, group))
+            kafka = _kafka(ctx, team, ref)
+            TeamEnvironment(f"team-{team.name}-{cluster.plan.name}", TeamEnvironmentArgs(
+                team=team.name, namespace=team_namespace(team.name), group=team.rbac_group,
+                quota=_quota(team), tags=tags,
+                artifact_root=storage["root"] if storage else None,
+                service_account_annotations=storage["annotations"] if storage else {},
+                object_store=storage["object_store"] if storage else "none",
+                object_store_cidrs=storage["cidrs"] if storage else (),
+                gateway_cidrs=tuple(site_ranges(cfg, ref)),
+                mlflow_url=ctx.mlflow_gateway_urls.get(ref), kafka=kafka,
+                wait_for=tuple(cluster.addons.namespaces.values()),
+            ), pulumi.ResourceOptions(parent=group, providers=[cluster.provider,
+                                                                 ctx.providers.tls]))
+            placed[cluster.plan.name] = {
+                "cluster": ref, "namespace": team_namespace(team.name),
+                "artifactRoot": storage["root"] if storage else None,
+                "store": storage["store"] if storage else None,
+                "kafkaUser": f"team-{team.name}" if kafka else None,
+                "topics": [t.name for t in kafka.topics] if kafka else [],
+                "mlflow": ctx.mlflow_gateway_urls.get(ref),
+            }
+        monitoring = cfg.services.monitoring
+        if monitoring is not None:
+            central = ctx.clusters[monitoring.central]
+            TeamFolder(f"team-{team.name}-grafana", TeamFolderArgs(
+                team=team.name, namespace=team_namespace(team.name),
+                monitoring_namespace=MONITORING_NAMESPACE, tags=tags,
+            ), pulumi.ResourceOptions(parent=group, providers=[central.provider],
+                                      depends_on=[central.addons.namespaces[MONITORING_NAMESPACE]]))
+        output[team.name] = {"owner": team.owner, "costCenter": team.cost_center,
+                             "group": team.rbac_group, "gpus": team.gpus,
+                             "dataClassification": team_classification(cfg, team),
+                             "grafanaFolder": f"Team {team.name}" if monitoring else None,
+                             "clusters": placed}
+    pulumi.export(TEAMS_OUTPUT, output)
