@@ -35,6 +35,7 @@ from stacks.policy_report import build_report, report_lines, write_reports
 from stacks.preview import PreviewError, load_platform, run_preview
 from stacks.render import summary_lines, tree_lines
 from stacks.stackfile import StackFileError, read_stack
+from stacks.team_cli import add_parsers as add_team_parsers
 from stacks.validation import ConfigError
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_PROGRAM = 0, 1, 2, 3
@@ -306,6 +307,7 @@ def _parser() -> argparse.ArgumentParser:
                             "svg/png (need Graphviz `dot` on PATH)")
     graph.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     graph.set_defaults(func=_graph)
+    add_team_parsers(sub)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.set_defaults(func=_schema)
     return parser
