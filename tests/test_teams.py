@@ -1,0 +1,268 @@
+"""Team environments: config checks, what a team gets on each site, and `hybrid-ml team`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.manifests import kubernetes_objects
+from stacks.team_file import TeamFile
+from stacks.validation import ConfigError, parse_platform
+from tests.conftest import ROOT, resources_of, stack_platform
+
+T = "hybrid-ml-platform:platform.teams"
+
+
+def _team(**over: Any) -> dict[str, Any]:
+    return {"name": "fraud", "owner": "fraud-ml", "costCenter": "ML-4200",
+            "sites": ["onprem", "aws/eu-west-1"], **over}
+
+
+def _refusal(stack: str, team: dict[str, Any]) -> str:
+    p = stack_platform(stack)
+    p["teams"] = [team]
+    with pytest.raises(ConfigError) as err:
+        parse_platform(p)
+    return str(err.value)
+
+
+# --- config -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("team,expected", [
+    (_team(sites=["gcp/europe-west4"]),
+     f"{T}[0].sites[0]: bad value 'gcp/europe-west4'; allowed: clusters of this stack "
+     "(onprem, aws/eu-west-1)"),
+    (_team(dataClassification="restricted"),
+     f"{T}[0].sites[1]: bad value 'aws/eu-west-1'; 'restricted' data must stay on-prem"),
+    (_team(dataClassification="secret"),
+     f"{T}[0].dataClassification: bad value 'secret'; allowed: confidential, internal"),
+    (_team(gpus=3, sites=["aws/eu-west-1"]),
+     f"{T}[0].gpus: bad value 3; at most the 2 GPU(s) the pools of aws/eu-west-1 can offer"),
+    (_team(sites=["aws/eu-west-1"], topics=[{"name": "events"}]),
+     f"{T}[0].topics: bad value ['events']; none of the team's sites runs Kafka"),
+    (_team(name="Fraud"), f"{T}[0].name: bad value 'Fraud'; String should match pattern"),
+    (_team(costCenter="4200"), f"{T}[0].costCenter: bad value '4200'"),
+])
+def test_bad_team_requests_name_the_key_and_what_is_allowed(team, expected):
+    assert expected in _refusal("dev", team)
+
+
+def test_two_teams_of_one_name_and_a_topic_clash_are_refused():
+    p = stack_platform("dev")
+    p["teams"] = [_team(), _team(owner="other")]
+    p["services"]["kafka"]["topics"].append(
+        {"name": "fraud-events", "clusters": ["onprem"], "partitions": 1})
+    p["teams"][0]["topics"] = [{"name": "events"}]
+    with pytest.raises(ConfigError) as err:
+        parse_platform(p)
+    assert f"{T}[1].name: bad value 'fraud'; team names must be unique" in str(err.value)
+    assert (f"{T}[0].topics[0].name: bad value 'events'; fraud-events is already a topic of "
+            "services.kafka.topics") in str(err.value)
+
+
+def test_stack_files_survive_an_edit_round_trip_unchanged():
+    for stack in ("dev", "prod"):
+        path = ROOT / f"Pulumi.{stack}.yaml"
+        assert TeamFile(path, "hybrid-ml-platform").text() == path.read_text()
+
+
+# --- what the prod team gets ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def prod() -> Any:
+    from stacks.preview import run_preview
+
+    return run_preview(ROOT, "prod")
+
+
+def _team_objects(prod: Any) -> list[Any]:
+    return [o for o in kubernetes_objects(prod.plan) if "::team-fraud" in o.urn]
+
+
+def _one(objs: list[Any], kind: str, cluster: str, name: str | None = None) -> dict:
+    found = [o for o in objs if o.kind == kind and o.cluster == cluster
+             and (name is None or o.name == name)]
+    assert len(found) == 1, (kind, cluster, name, [o.urn for o in found])
+    return found[0].body
+
+
+def test_each_site_gets_a_guarded_namespace_with_the_gpu_quota_and_group(prod):
+    objs = _team_objects(prod)
+    for cluster in ("onprem-prod", "hml-prod-aws-eu-west-1"):
+        ns = _one(objs, "Namespace", cluster)
+        assert ns["metadata"]["name"] == "team-fraud"
+        assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert ns["metadata"]["labels"]["hybridml.io/owner"] == "fraud-ml"
+        assert ns["metadata"]["labels"]["hybridml.io/cost-center"] == "ML-4200"
+        quota = _one(objs, "ResourceQuota", cluster)
+        assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "2"
+        _one(objs, "LimitRange", cluster)
+        binding = _one(objs, "RoleBinding", cluster)
+        assert binding["roleRef"]["name"] == "edit"
+        assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                        "name": "team-fraud"}]
+        deny = _one(objs, "NetworkPolicy", cluster, "default-deny")
+        assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_kafka_user_is_limited_to_the_team_prefix_with_a_program_signed_certificate(prod):
+    objs = _team_objects(prod)
+    for cluster, kafka in (("onprem-prod", "onprem"), ("hml-prod-aws-eu-west-1", "aws-eu-west-1")):
+        user = _one(objs, "KafkaUser", cluster)
+        assert user["metadata"]["name"] == "team-fraud"
+        assert user["metadata"]["namespace"] == "kafka"
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == kafka
+        assert user["spec"]["authentication"] == {"type": "tls-external"}
+        named = [a["resource"] for a in user["spec"]["authorization"]["acls"]
+                 if a["resource"]["type"] != "cluster"]
+        assert named and all(r["name"] == "fraud-" and r["patternType"] == "prefix"
+                             for r in named)
+        topics = sorted(o.name for o in objs if o.kind == "KafkaTopic" and o.cluster == cluster)
+        assert topics == ["fraud-events", "fraud-scores"]
+        secret = _one(objs, "Secret", cluster, "kafka-client")
+        assert secret["metadata"]["namespace"] == "team-fraud"
+    requests = [r for r in resources_of(prod.plan, "tls:index/certRequest:CertRequest")
+                if r["name"].startswith("team-fraud-")]
+    assert {r["inputs"]["subject"]["commonName"] for r in requests} == {"team-fraud"}
+    # Signed by the clients CA of the Kafka cluster on the same site.
+    for cert in resources_of(prod.plan, "tls:index/locallySignedCert:LocallySignedCert"):
+        if cert["name"].startswith("team-fraud-"):
+            site = "onprem" if "onprem" in cert["name"] else "aws-eu-west-1"
+            ca = cert["propertyDependencies"]["caCertPem"]
+            assert len(ca) == 1 and ca[0].endswith(f"::kafka-{'onprem-prod' if site == 'onprem' else 'hml-prod-aws-eu-west-1'}-clients-ca-cert")
+
+
+def test_kafka_topics_are_protected_in_prod(prod):
+    topics = [r for r in resources_of(prod.plan, "kubernetes:kafka.strimzi.io/v1:KafkaTopic")
+              if r["name"].startswith("team-fraud-")]
+    assert len(topics) == 4 and all(r["protect"] for r in topics)
+
+
+def test_cloud_site_gets_its_own_protected_tagged_store_reached_by_workload_identity(prod):
+    buckets = [r for r in resources_of(prod.plan, "aws:s3/bucket:Bucket")
+               if r["name"] == "t-fraud-aws-eu-west-1-bucket"]
+    assert len(buckets) == 1
+    bucket = buckets[0]
+    assert bucket["protect"]
+    assert bucket["inputs"]["tags"]["owner"] == "fraud-ml"
+    assert bucket["inputs"]["tags"]["cost-center"] == "ML-4200"
+    assert bucket["inputs"]["tags"]["data-classification"] == "confidential"
+    assoc = [r for r in resources_of(prod.plan, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+             if r["name"].startswith("team-fraud-")]
+    assert [(a["inputs"]["namespace"], a["inputs"]["serviceAccount"]) for a in assoc] == [
+        ("team-fraud", "workload")]
+    # No storage keys anywhere in what the team gets.
+    assert not resources_of(prod.plan, "aws:iam/accessKey:AccessKey")
+    env = _one(_team_objects(prod), "ConfigMap", "hml-prod-aws-eu-west-1", "team-environment")
+    assert env["data"]["ARTIFACT_ROOT"].startswith("s3://hml-prod-t-fraud-")
+    assert env["data"]["MLFLOW_TRACKING_URI"].startswith("https://mlflow.hml-prod-aws-eu-west-1.")
+    onprem = _one(_team_objects(prod), "ConfigMap", "onprem-prod", "team-environment")
+    # On-prem the team's artifacts go through MLflow's proxy: it never holds store keys.
+    assert onprem["data"]["ARTIFACT_ROOT"] == "mlflow-artifacts:/teams/fraud/"
+    assert not [o for o in _team_objects(prod) if o.cluster == "onprem-prod"
+                and o.name == "allow-egress-object-store"]
+
+
+def test_grafana_folder_holds_the_team_dashboard_on_the_central_cluster(prod):
+    objs = [o for o in kubernetes_objects(prod.plan)
+            if o.kind == "ConfigMap" and o.name == "dashboard-team-fraud"]
+    assert [o.cluster for o in objs] == ["onprem-prod"]
+    meta = objs[0].body["metadata"]
+    assert meta["annotations"] == {"grafana_folder": "Team fraud"}
+    assert meta["labels"]["grafana_dashboard"] == "1"
+    doc = json.loads(objs[0].body["data"]["team-fraud.json"])
+    assert all('namespace="team-fraud"' in p["targets"][0]["expr"] for p in doc["panels"])
+    # The sidecar must honour the folder annotation, or the folder never appears.
+    release = next(r for r in prod.plan["helmReleases"]
+                   if r["cluster"] == "onprem-prod" and r["name"] == "kube-prometheus-stack")
+    dashboards = release["values"]["grafana"]["sidecar"]["dashboards"]
+    assert dashboards["folderAnnotation"] == "grafana_folder"
+    assert dashboards["provider"]["foldersFromFilesStructure"] is True
+
+
+def test_team_resources_are_policy_clean(prod):
+    from stacks.analyzer_client import run_policy_pack
+
+    config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
+    report = run_policy_pack(ROOT / "policies", prod.plan["resources"], config,
+                             analyze_all_resources=True)
+    mine = [d for d in report.diagnostics if d.urn and ("team-fraud" in d.urn or "t-fraud" in d.urn)]
+    assert mine == [], [(d.policy_name, d.urn, d.message) for d in mine]
+    assert len([r for r in prod.plan["resources"] if "hybridml:teams:Team" in r["urn"]]) > 50
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+def _project(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    return tmp_path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stacks", *args], capture_output=True,
+                          text=True, cwd=ROOT, check=False)
+
+
+def test_team_add_writes_the_team_keeping_comments_then_preview_shows_it_policy_clean(tmp_path):
+    project = _project(tmp_path)
+    before = (project / "Pulumi.dev.yaml").read_text()
+    proc = _cli("team", "add", "vision", "--stack", "dev", "-C", str(project), "--owner",
+                "vision-ml", "--cost-center", "ML-4300", "--gpus", "1", "--topics", "frames")
+    assert proc.returncode == 0, proc.stderr
+    after = (project / "Pulumi.dev.yaml").read_text()
+    assert after.startswith(before)  # every comment and key of the file, in order, untouched
+    assert "      - name: vision\n        owner: vision-ml\n" in after
+    assert "        sites: [onprem, aws/eu-west-1]\n" in after
+    assert "+ kubernetes:core/v1:Namespace team-vision-onprem-dev-namespace-namespace" in proc.stdout
+    assert "+ aws:s3/bucket:Bucket t-vision-aws-eu-west-1-bucket" in proc.stdout
+    assert " to change, 0 to delete" in proc.stdout
+    listed = _cli("team", "list", "--stack", "dev", "-C", str(project))
+    assert listed.returncode == 0 and "vision  team-vision  vision-ml" in listed.stdout
+    preview = _cli("preview", "dev", "-C", str(project), "--out", str(tmp_path / "out"))
+    assert preview.returncode == 0, preview.stderr
+    assert "team-vision-onprem-dev" in preview.stdout
+    assert "0 mandatory and 0 advisory violation(s)" in preview.stdout
+
+
+def test_team_add_refuses_bad_input_with_exit_2_and_writes_nothing(tmp_path):
+    project = _project(tmp_path)
+    before = (project / "Pulumi.dev.yaml").read_text()
+    proc = _cli("team", "add", "vision", "--stack", "dev", "-C", str(project), "--owner",
+                "vision-ml", "--cost-center", "ML-4300", "--sites", "onprem,azure/westeurope",
+                "--no-preview")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert (f"{T}[0].sites[1] (--sites): bad value 'azure/westeurope'; allowed: clusters of "
+            "this stack (onprem, aws/eu-west-1)") in proc.stderr
+    assert (project / "Pulumi.dev.yaml").read_text() == before
+    again = _cli("team", "add", "fraud", "--stack", "prod", "-C", str(project), "--owner", "x1",
+                 "--cost-center", "ML-4300", "--no-preview")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_team_remove_refuses_while_protected_data_exists_unless_forced(tmp_path):
+    project = _project(tmp_path)
+    before = (project / "Pulumi.prod.yaml").read_text()
+    proc = _cli("team", "remove", "fraud", "--stack", "prod", "-C", str(project))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "owns 7 protected stateful resource(s)" in proc.stderr
+    assert "aws:s3/bucket:Bucket hml-prod-t-fraud-444455556666-eu-west-1" in proc.stderr
+    assert "kubernetes:kafka.strimzi.io/v1:KafkaTopic kafka/fraud-events" in proc.stderr
+    assert ("pulumi state unprotect --stack prod --yes 'urn:pulumi:prod::hybrid-ml-platform::"
+            "hybridml:teams:Team$hybridml:aws:ArtifactStore$aws:s3/bucket:Bucket::"
+            "t-fraud-aws-eu-west-1-bucket'") in proc.stderr
+    assert (project / "Pulumi.prod.yaml").read_text() == before
+    forced = _cli("team", "remove", "fraud", "--stack", "prod", "-C", str(project), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "WARNING: --force" in forced.stderr
+    assert "teams:" not in (project / "Pulumi.prod.yaml").read_text()
+    missing = _cli("team", "remove", "fraud", "--stack", "prod", "-C", str(project))
+    assert missing.returncode == 2 and "no team 'fraud'" in missing.stderr
