@@ -74,11 +74,32 @@ def test_stack_files_survive_an_edit_round_trip_unchanged():
 
 # --- what the prod team gets ------------------------------------------------------------------
 
+#: The team the prod tests look at, as `hybrid-ml team add` writes it.
+FRAUD = _team(dataClassification="confidential", gpus=2,
+              topics=[{"name": "events"}, {"name": "scores"}])
+
+
+def _project(tmp: Path, with_team: bool = False) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(ROOT / name, tmp / name)
+    shutil.copytree(ROOT / "policies", tmp / "policies")
+    if with_team:
+        edit = TeamFile(tmp / "Pulumi.prod.yaml", "hybrid-ml-platform")
+        edit.add(FRAUD)
+        (tmp / "Pulumi.prod.yaml").write_text(edit.text())
+    return tmp
+
+
 @pytest.fixture(scope="module")
-def prod() -> Any:
+def prod_project(tmp_path_factory) -> Path:
+    return _project(tmp_path_factory.mktemp("prod-team"), with_team=True)
+
+
+@pytest.fixture(scope="module")
+def prod(prod_project) -> Any:
     from stacks.preview import run_preview
 
-    return run_preview(ROOT, "prod")
+    return run_preview(prod_project, "prod")
 
 
 def _team_objects(prod: Any) -> list[Any]:
@@ -199,13 +220,6 @@ def test_team_resources_are_policy_clean(prod):
 
 # --- the CLI ----------------------------------------------------------------------------------
 
-def _project(tmp_path: Path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "policies", tmp_path / "policies")
-    return tmp_path
-
-
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "stacks", *args], capture_output=True,
                           text=True, cwd=ROOT, check=False)
@@ -243,13 +257,16 @@ def test_team_add_refuses_bad_input_with_exit_2_and_writes_nothing(tmp_path):
     assert (f"{T}[0].sites[1] (--sites): bad value 'azure/westeurope'; allowed: clusters of "
             "this stack (onprem, aws/eu-west-1)") in proc.stderr
     assert (project / "Pulumi.dev.yaml").read_text() == before
+    first = _cli("team", "add", "fraud", "--stack", "prod", "-C", str(project), "--owner", "x1",
+                 "--cost-center", "ML-4300", "--no-preview")
+    assert first.returncode == 0, first.stderr
     again = _cli("team", "add", "fraud", "--stack", "prod", "-C", str(project), "--owner", "x1",
                  "--cost-center", "ML-4300", "--no-preview")
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
 def test_team_remove_refuses_while_protected_data_exists_unless_forced(tmp_path):
-    project = _project(tmp_path)
+    project = _project(tmp_path, with_team=True)
     before = (project / "Pulumi.prod.yaml").read_text()
     proc = _cli("team", "remove", "fraud", "--stack", "prod", "-C", str(project))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -266,3 +283,14 @@ def test_team_remove_refuses_while_protected_data_exists_unless_forced(tmp_path)
     assert "teams:" not in (project / "Pulumi.prod.yaml").read_text()
     missing = _cli("team", "remove", "fraud", "--stack", "prod", "-C", str(project))
     assert missing.returncode == 2 and "no team 'fraud'" in missing.stderr
+
+
+def test_the_picture_shows_where_the_team_runs(prod_project):
+    from stacks.graph import build_graph
+    from stacks.graph_render import to_mermaid
+    from stacks.preview import load_platform
+    from stacks.stackfile import read_stack
+
+    text = to_mermaid(build_graph(load_platform(read_stack(prod_project, "prod")), "prod"))
+    assert 'team_fraud_onprem(["Team fraud"])' in text
+    assert 'team_fraud_aws_eu_west_1(["Team fraud"])' in text
