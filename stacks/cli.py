@@ -245,7 +245,12 @@ def _graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _schema(_: argparse.Namespace) -> int:
+def _schema(args: argparse.Namespace) -> int:
+    if args.markdown:
+        from stacks.config_reference import config_reference
+
+        sys.stdout.write(config_reference())
+        return EXIT_OK
     print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
     return EXIT_OK
 
@@ -309,6 +314,8 @@ def _parser() -> argparse.ArgumentParser:
     graph.set_defaults(func=_graph)
     add_team_parsers(sub)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
+    schema.add_argument("--markdown", action="store_true",
+                        help="print it as the README's config reference table instead")
     schema.set_defaults(func=_schema)
     return parser
 
