@@ -378,6 +378,14 @@ def test_each_failover_site_has_a_public_https_entry_on_its_reserved_address(pro
         [provider] = spec["jwt"]["providers"]
         assert provider["remoteJWKS"]["uri"].startswith("https://login.hml.example.com/")
     assert all(p["targetRefs"][0]["name"] != "fraud-detector-health" for p in policies.values())
+    # Never a moment without token validation: the policy exists before the (public) route.
+    by_urn = {r["urn"]: r for r in result.plan["resources"]}
+    urns = {(o.cluster, o.name): o.urn for o in _objects(result, "HTTPRoute")}
+    for o in _objects(result, "SecurityPolicy"):
+        if o.name == "fraud-detector-jwt":
+            route = urns[(o.cluster, "fraud-detector")]
+            assert o.urn in by_urn[route]["dependencies"]
+            assert route not in by_urn[o.urn]["dependencies"]
 
 
 def test_a_gke_site_fails_over_to_an_eks_site_on_reserved_addresses(cloud_pair):

@@ -427,6 +427,28 @@ class ModelServing(pulumi.ComponentResource):
             return {"group": "", "kind": "Service", "name": f"{model}-{track}",
                     "port": HTTP_PORT, "weight": weight}
 
+        # The SecurityPolicy first, the inference route only after it: Envoy Gateway applies a
+        # policy to a route that appears later, so the route (public too) is never served
+        # without token validation, not even for a moment on create or replace.
+        auth_first: list[pulumi.Resource] = []
+        if args.auth is not None:
+            provider: dict = {"name": "platform-idp", "issuer": args.auth.issuer,
+                              "remoteJWKS": {"uri": args.auth.jwks_uri}}
+            if args.auth.audiences:
+                provider["audiences"] = list(args.auth.audiences)
+            jwt_policy = k8s.apiextensions.CustomResource(
+                f"{name}-jwt",
+                api_version=_EG_API,
+                kind="SecurityPolicy",
+                metadata={"name": f"{model}-jwt", "namespace": ns, "labels": base_labels},
+                spec={
+                    "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
+                                    "name": model}],
+                    "jwt": {"providers": [provider]},
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
+            )
+            auth_first.append(jwt_policy)
         route = k8s.apiextensions.CustomResource(
             f"{name}-route",
             api_version=_GW_API,
@@ -443,7 +465,8 @@ class ModelServing(pulumi.ComponentResource):
                     "timeouts": {"request": f"{args.request_timeout_seconds + ROUTE_TIMEOUT_MARGIN_SECONDS}s"},
                 }],
             },
-            opts=route_opts,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.after, *services.values(),
+                                                                 *auth_first]),
         )
         health_route = k8s.apiextensions.CustomResource(
             f"{name}-health-route",
@@ -476,23 +499,6 @@ class ModelServing(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.after, route, health_route]),
         )
-        if args.auth is not None:
-            provider: dict = {"name": "platform-idp", "issuer": args.auth.issuer,
-                              "remoteJWKS": {"uri": args.auth.jwks_uri}}
-            if args.auth.audiences:
-                provider["audiences"] = list(args.auth.audiences)
-            k8s.apiextensions.CustomResource(
-                f"{name}-jwt",
-                api_version=_EG_API,
-                kind="SecurityPolicy",
-                metadata={"name": f"{model}-jwt", "namespace": ns, "labels": base_labels},
-                spec={
-                    "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
-                                    "name": model}],
-                    "jwt": {"providers": [provider]},
-                },
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.after, route]),
-            )
         self.url = f"https://{args.hostname}{INFERENCE_PATH}"
         self.public_url = (f"https://{args.public_hostname}{INFERENCE_PATH}"
                            if args.public_hostname else None)
