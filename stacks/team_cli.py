@@ -23,14 +23,18 @@ from stacks.validation import ConfigError, ConfigProblem, parse_platform
 
 EXIT_OK, EXIT_USAGE, EXIT_PROGRAM = 0, 2, 3
 TEAM_TYPE = "hybridml:teams:Team"
-#: What holds data: shown before a team is removed, and refused while protected.
+#: What holds data (or the keys to it), by the input that names it: shown before a team is
+#: removed. Removal is refused for every owned resource that is protected, whatever its type.
 STATEFUL_TYPES = {
     "aws:s3/bucket:Bucket": "bucket",
-    "aws:kms/key:Key": "bucket",
+    "aws:kms/key:Key": "description",
     "gcp:storage/bucket:Bucket": "name",
+    "gcp:kms/keyRing:KeyRing": "name",
     "gcp:kms/cryptoKey:CryptoKey": "name",
     "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
     "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:keyvault:Key": "keyName",
     "kubernetes:kafka.strimzi.io/v1:KafkaTopic": "metadata",
 }
 
@@ -188,12 +192,16 @@ def owned_resources(plan: dict[str, Any], team: str) -> list[dict[str, Any]]:
 
 
 def _what(r: dict[str, Any]) -> str:
+    """`type name (where)`: the physical name where the preview knows it, else the resource's."""
     key = STATEFUL_TYPES.get(r["type"])
     inputs = r.get("inputs") or {}
     value = inputs.get(key) if key else None
     if key == "metadata" and isinstance(value, dict):
         value = f"{value.get('namespace')}/{value.get('name')}"
-    return f"{r['type']} {value if isinstance(value, str) else r['name']}"
+    if not isinstance(value, str) or not value or value.startswith("["):  # unknown at preview
+        value = r["name"]
+    where = (r.get("provider") or "").rsplit("::", 1)[-1]
+    return f"{r['type']} {value}" + (f" (provider {where})" if where else "")
 
 
 def _steps(stack: str, held: list[dict[str, Any]]) -> list[str]:
@@ -228,7 +236,7 @@ def team_remove(args: argparse.Namespace) -> int:
         return EXIT_PROGRAM
     owned = owned_resources(plan, args.name)
     stateful = [r for r in owned if r["type"] in STATEFUL_TYPES]
-    held = [r for r in stateful if r.get("protect")]
+    held = [r for r in owned if r.get("protect")]
     if held and not args.force:
         _err(f"error: team {args.name!r} owns {len(held)} protected stateful resource(s) in "
              f"stack {args.stack!r}; nothing was changed:")
@@ -277,7 +285,7 @@ def add_parsers(sub: Any) -> None:
                                      "default: every cluster the classification may use")
     add.add_argument("--data-classification", help="classification of the team's data "
                                                    "(default: the stack's default)")
-    add.add_argument("--group", help="identity-provider group bound to edit (default team-NAME)")
+    add.add_argument("--group", help="identity-provider group bound to the team-member Role (default team-NAME)")
     add.add_argument("--topics", help="comma-separated Kafka topics (named NAME-<topic>)")
     add.add_argument("--no-preview", action="store_true",
                      help="only validate and write; skip the before/after preview")

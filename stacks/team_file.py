@@ -63,9 +63,8 @@ class TeamFile:
             return False
         for i, team in enumerate(teams):
             if isinstance(team, dict) and team.get("name") == name:
+                # The (possibly empty) list stays: its key and comments are the file's own.
                 del teams[i]
-                if not teams:
-                    del self.platform["teams"]
                 return True
         return False
 

@@ -3,8 +3,9 @@
 Per team: a `Team` component grouping everything it owns; on each of its clusters a
 `TeamEnvironment`; on each cloud cluster's region a store `t-<name>` of its own (protected in
 prod, tagged with the team's owner and cost centre) with a workload-identity grant for the
-team's `workload` ServiceAccount; on-prem, a prefix of the on-prem MLflow store; and, with
-monitoring, a `TeamFolder` in the central Grafana. Stack output `teams`: where each team runs
+team's `workload` ServiceAccount; on every site with MLflow, a prefix `teams/<name>/` of that
+site's MLflow store (through MLflow's artifact proxy); and, with monitoring, a `TeamFolder` in
+the central Grafana. Stack output `teams`: where each team runs
 and what it got (no secrets).
 """
 
@@ -16,6 +17,7 @@ import pulumi
 
 from components import network_plan
 from components.kubernetes.kafka import KafkaTopicSpec
+from components.kubernetes.mlflow import IDENTITY_ENDPOINTS
 from components.kubernetes.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from components.kubernetes.namespace import NamespaceQuota
 from components.kubernetes.team import (
@@ -63,8 +65,10 @@ def _quota(team: Team) -> NamespaceQuota:
 
 
 def _cloud_storage(ctx: ServiceContext, where: StoreSite, team: Team, ref: str,
-                   tags: StandardTags, parent: pulumi.Resource) -> dict[str, Any]:
-    """The team's own store in the cluster's region and its workload-identity grant."""
+                   tags: StandardTags, parent: pulumi.Resource,
+                   ) -> tuple[dict[str, Any], pulumi.Output[str]]:
+    """The team's own store in the cluster's region and its workload-identity grant: the
+    TeamEnvironment arguments that go with them, and the store's physical name."""
     cfg, p = ctx.cfg, ctx.providers
     cluster = ctx.clusters[ref]
     site, region = cluster.plan.site, cluster.plan.region
@@ -105,20 +109,13 @@ def _cloud_storage(ctx: ServiceContext, where: StoreSite, team: Team, ref: str,
         # The account refuses public access: only its private endpoint's subnet, on 443.
         cidrs = (network_plan.azure_layout(str(getattr(cfg.network, site)[region].cidr))
                  ["endpoints"],)
-    return {"root": root, "object_store": "private" if cidrs else "public", "cidrs": cidrs,
-            "annotations": dict(access.service_account_annotations),
-            "store": store_physical_name(site, store)}
-
-
-def _onprem_storage(cfg: PlatformConfig, team: Team) -> dict[str, Any] | None:
-    """On-prem the program makes no buckets and holds no storage identity for teams: their
-    artifacts go through the on-prem MLflow (`--serve-artifacts`, behind its sign-on) under
-    `teams/<name>/` of its store, so the team never holds storage credentials."""
-    m = cfg.services.mlflow
-    if m is None or ONPREM not in m.clusters:
-        return None
-    return {"root": f"mlflow-artifacts:/teams/{team.name}/", "object_store": "none",
-            "cidrs": (), "annotations": {}, "store": None}
+    return {"store_uri": root, "store_private_cidrs": cidrs,
+            "identity_endpoints": IDENTITY_ENDPOINTS[site],
+            "service_account_annotations": dict(access.service_account_annotations),
+            # An EKS pod reaches the Gateway's internal NLB by its VPC address (no in-cluster
+            # translation of a load balancer known by hostname).
+            "gateway_lb_cidrs": tuple(site_ranges(cfg, ref)) if site == "aws" else ()}, \
+        store_physical_name(site, store)
 
 
 def _kafka(ctx: ServiceContext, team: Team, ref: str) -> TeamKafka | None:
@@ -148,28 +145,28 @@ def build_teams(ctx: ServiceContext, where: StoreSite) -> None:
         placed: dict[str, Any] = {}
         for ref in team.sites:
             cluster = ctx.clusters[ref]
-            storage = (_onprem_storage(cfg, team) if ref == ONPREM
-                       else _cloud_storage(ctx, where, team, ref, tags, group))
+            storage: dict[str, Any] = {}
+            store_name = None
+            if ref != ONPREM:  # on-prem the program makes no buckets and holds no identity
+                storage, store_name = _cloud_storage(ctx, where, team, ref, tags, group)
             kafka = _kafka(ctx, team, ref)
+            mlflow = ctx.mlflow_gateway_urls.get(ref)
+            # Every site with MLflow keeps the team's artifacts under its own prefix of the
+            # site's MLflow store, through MLflow's proxy (the team holds no keys for it).
+            location = f"mlflow-artifacts:/teams/{team.name}/" if mlflow else None
             TeamEnvironment(f"team-{team.name}-{cluster.plan.name}", TeamEnvironmentArgs(
                 team=team.name, namespace=team_namespace(team.name), group=team.rbac_group,
-                quota=_quota(team), tags=tags,
-                artifact_root=storage["root"] if storage else None,
-                service_account_annotations=storage["annotations"] if storage else {},
-                object_store=storage["object_store"] if storage else "none",
-                object_store_cidrs=storage["cidrs"] if storage else (),
-                gateway_cidrs=tuple(site_ranges(cfg, ref)),
-                mlflow_url=ctx.mlflow_gateway_urls.get(ref), kafka=kafka,
-                wait_for=tuple(cluster.addons.namespaces.values()),
+                quota=_quota(team), tags=tags, mlflow_url=mlflow,
+                mlflow_artifact_location=location, kafka=kafka,
+                wait_for=tuple(cluster.addons.namespaces.values()), **storage,
             ), pulumi.ResourceOptions(parent=group, providers=[cluster.provider,
                                                                  ctx.providers.tls]))
             placed[cluster.plan.name] = {
                 "cluster": ref, "namespace": team_namespace(team.name),
-                "artifactRoot": storage["root"] if storage else None,
-                "store": storage["store"] if storage else None,
+                "store": store_name, "storeUri": storage.get("store_uri"),
+                "mlflow": mlflow, "mlflowArtifactLocation": location,
                 "kafkaUser": f"team-{team.name}" if kafka else None,
                 "topics": [t.name for t in kafka.topics] if kafka else [],
-                "mlflow": ctx.mlflow_gateway_urls.get(ref),
             }
         monitoring = cfg.services.monitoring
         if monitoring is not None:

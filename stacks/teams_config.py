@@ -19,11 +19,13 @@ if TYPE_CHECKING:
     from stacks.config import PlatformConfig
     from stacks.validation import ConfigProblem
 
-TEAM_NAME = r"^[a-z][a-z0-9-]{1,10}[a-z0-9]$"
+#: Lowercase words joined by single dashes (`a--b` and `a-b` would share every physical name).
+TEAM_NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 _REF = r"^(onprem|(aws|gcp|azure)/[a-z0-9-]+)$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ti)?$"
 _GROUP = r"^[A-Za-z0-9][A-Za-z0-9:@._-]{0,127}$"
-_TOPIC = r"^[a-z0-9]([a-z0-9.-]{0,200}[a-z0-9])?$"
+#: DNS labels joined by dots: the KafkaTopic is a Kubernetes object of this name.
+_TOPIC = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 #: Namespaces of teams are `team-<name>`; platform namespaces may not take that form.
 NAMESPACE_PREFIX = "team-"
 #: A team's artifact store is `t-<name>` (a logical store name, like `artifacts`).
@@ -46,7 +48,7 @@ def team_topic(team: str, topic: str) -> str:
 class TeamTopic(ConfigModel):
     """A Kafka topic of the team (named `<team>-<name>` on the cluster)."""
 
-    name: str = Field(pattern=_TOPIC)
+    name: str = Field(pattern=_TOPIC, max_length=200)
     """Topic name without the team prefix, e.g. `events` becomes `fraud-events`."""
     partitions: int = Field(default=3, ge=1, le=1000)
     """Partitions."""
@@ -70,8 +72,9 @@ class TeamQuota(ConfigModel):
 class Team(ConfigModel):
     """One team's environment on the clusters it names."""
 
-    name: str = Field(pattern=TEAM_NAME)
-    """Team name, 3-12 lowercase letters, digits and `-`; the namespace is `team-<name>`."""
+    name: str = Field(pattern=TEAM_NAME, min_length=3, max_length=12)
+    """Team name, 3-12 lowercase letters and digits in words joined by single `-`; the
+    namespace is `team-<name>`."""
     owner: str = Field(pattern=r"^[a-z0-9][a-z0-9._@-]{1,62}$")
     """The owner tag of everything the team gets (its lead or its mailing list, lowercase)."""
     cost_center: str = Field(pattern=COST_CENTER_PATTERN)
@@ -129,6 +132,36 @@ def kafka_sites(cfg: PlatformConfig, team: Team) -> list[str]:
     return [ref for ref in team.sites if kafka.cluster(ref) is not None]
 
 
+def _overlap(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
+def _prefix_problems(cfg: PlatformConfig, i: int, team: Team) -> list[ConfigProblem]:
+    """The team's Kafka prefix `<name>-` (its ACLs) must cover nothing it does not own: no
+    platform topic, no other team's prefix, nothing MirrorMaker copies between sites."""
+    from stacks.validation import ConfigProblem, _path
+
+    kafka = cfg.services.kafka
+    if kafka is None or not kafka_sites(cfg, team):
+        return []
+    mine = f"{team.name}-"
+    why = []
+    why += [f"topic {t.name} of services.kafka.topics" for t in kafka.topics
+            if t.name.startswith(mine)]
+    why += [f"the {kind} prefix {p!r} of services.kafka.mirrors[{j}]"
+            for j, m in enumerate(kafka.mirrors)
+            for kind, prefixes in (("topic", m.topic_prefixes), ("group", m.group_prefixes))
+            for p in prefixes if _overlap(mine, p)]
+    why += [f"team {other.name}'s prefix {other.name}-" for other in cfg.teams[:i]
+            if other.name != team.name and kafka_sites(cfg, other)
+            and _overlap(mine, f"{other.name}-")]
+    if not why:
+        return []
+    return [ConfigProblem(_path(("teams", i, "name")), team.name,
+                          f"its Kafka prefix {mine!r} overlaps {'; '.join(why)}; pick a name "
+                          "whose prefix covers only the team's own topics and groups")]
+
+
 def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     """Names, clusters, residency, GPUs and topics of every team, checked."""
     from stacks.cluster_plan import clusters_by_ref
@@ -182,6 +215,7 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
                     add((i, "gpus"), team.gpus,
                         f"at most the {capacity} GPU(s) the pools of {ref} can offer"
                         + ("" if capacity else " (it has no GPU pool)"))
+        out += _prefix_problems(cfg, i, team)
         if team.topics and not kafka_sites(cfg, team):
             add((i, "topics"), [t.name for t in team.topics],
                 "none of the team's sites runs Kafka (services.kafka.clusters)")

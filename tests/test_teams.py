@@ -48,9 +48,45 @@ def _refusal(stack: str, team: dict[str, Any]) -> str:
      f"{T}[0].topics: bad value ['events']; none of the team's sites runs Kafka"),
     (_team(name="Fraud"), f"{T}[0].name: bad value 'Fraud'; String should match pattern"),
     (_team(costCenter="4200"), f"{T}[0].costCenter: bad value '4200'"),
+    # `a--b` and `a-b` would share every bucket, key alias and namespace-derived name.
+    (_team(name="a--b"), f"{T}[0].name: bad value 'a--b'; String should match pattern"),
+    (_team(topics=[{"name": "a..b"}]), f"{T}[0].topics[0].name: bad value 'a..b'"),
+    # Its ACL prefix `training-` would reach the platform's own topics.
+    (_team(name="training"),
+     f"{T}[0].name: bad value 'training'; its Kafka prefix 'training-' overlaps topic "
+     "training-events of services.kafka.topics"),
 ])
 def test_bad_team_requests_name_the_key_and_what_is_allowed(team, expected):
     assert expected in _refusal("dev", team)
+
+
+def test_a_team_prefix_inside_another_teams_is_refused():
+    p = stack_platform("dev")
+    p["teams"] = [_team(name="abc"), _team(name="abc-x")]
+    with pytest.raises(ConfigError) as err:
+        parse_platform(p)
+    assert (f"{T}[1].name: bad value 'abc-x'; its Kafka prefix 'abc-x-' overlaps team abc's "
+            "prefix abc-") in str(err.value)
+
+
+def test_a_team_on_a_stack_without_network_or_kafka_gets_its_environment(tmp_path):
+    from stacks.preview import run_preview
+    from tests.conftest import write_stack
+
+    p = stack_platform("dev")
+    for key in ("network",):
+        del p[key]
+    del p["sites"]["aws"]
+    del p["kubernetes"]["aws"]
+    p["residency"]["classifications"]["internal"] = {"onPremRequired": True}
+    p["storage"]["stores"] = []
+    p["services"] = {"monitoring": p["services"]["monitoring"]}
+    p["teams"] = [_team(sites=["onprem"], gpus=1)]
+    result = run_preview(write_stack(tmp_path, "dev", p), "dev")
+    objs = [o for o in kubernetes_objects(result.plan) if "::team-fraud" in o.urn]
+    assert {o.kind for o in objs} >= {"Namespace", "ResourceQuota", "RoleBinding", "ConfigMap"}
+    env = _one(objs, "ConfigMap", "onprem-dev", "team-environment")
+    assert env["data"] == {"TEAM": "fraud"}
 
 
 def test_two_teams_of_one_name_and_a_topic_clash_are_refused():
@@ -125,9 +161,18 @@ def test_each_site_gets_a_guarded_namespace_with_the_gpu_quota_and_group(prod):
         assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "2"
         _one(objs, "LimitRange", cluster)
         binding = _one(objs, "RoleBinding", cluster)
-        assert binding["roleRef"]["name"] == "edit"
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                      "name": "team-member"}
         assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                                         "name": "team-fraud"}]
+        # Members run workloads; they cannot take down the guard rails or grant access.
+        rules = _one(objs, "Role", cluster)["rules"]
+        writes = {(g, r) for rule in rules if "delete" in rule["verbs"]
+                  for g in rule["apiGroups"] for r in rule["resources"]}
+        assert ("apps", "deployments") in writes and ("", "secrets") in writes
+        for guard in (("networking.k8s.io", "networkpolicies"), ("", "resourcequotas"),
+                      ("", "limitranges"), ("rbac.authorization.k8s.io", "rolebindings")):
+            assert guard not in writes
         deny = _one(objs, "NetworkPolicy", cluster, "default-deny")
         assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
 
@@ -180,14 +225,41 @@ def test_cloud_site_gets_its_own_protected_tagged_store_reached_by_workload_iden
         ("team-fraud", "workload")]
     # No storage keys anywhere in what the team gets.
     assert not resources_of(prod.plan, "aws:iam/accessKey:AccessKey")
-    env = _one(_team_objects(prod), "ConfigMap", "hml-prod-aws-eu-west-1", "team-environment")
-    assert env["data"]["ARTIFACT_ROOT"].startswith("s3://hml-prod-t-fraud-")
+    objs = _team_objects(prod)
+    env = _one(objs, "ConfigMap", "hml-prod-aws-eu-west-1", "team-environment")
+    assert env["data"]["TEAM_STORE_URI"].startswith("s3://hml-prod-t-fraud-")
     assert env["data"]["MLFLOW_TRACKING_URI"].startswith("https://mlflow.hml-prod-aws-eu-west-1.")
-    onprem = _one(_team_objects(prod), "ConfigMap", "onprem-prod", "team-environment")
-    # On-prem the team's artifacts go through MLflow's proxy: it never holds store keys.
-    assert onprem["data"]["ARTIFACT_ROOT"] == "mlflow-artifacts:/teams/fraud/"
-    assert not [o for o in _team_objects(prod) if o.cluster == "onprem-prod"
-                and o.name == "allow-egress-object-store"]
+    # The Pod Identity agent must be reachable, or the workload gets no credentials.
+    identity = _one(objs, "NetworkPolicy", "hml-prod-aws-eu-west-1", "allow-egress-workload-identity")
+    assert identity["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
+                                           "ports": [{"protocol": "TCP", "port": 80}]}]
+    onprem = _one(objs, "ConfigMap", "onprem-prod", "team-environment")
+    # On-prem (and for MLflow everywhere) the team's artifacts go through MLflow's proxy under
+    # its own prefix: it never holds keys of the site's store.
+    assert onprem["data"]["MLFLOW_ARTIFACT_LOCATION"] == "mlflow-artifacts:/teams/fraud/"
+    assert "TEAM_STORE_URI" not in onprem["data"]
+    assert not [o for o in objs if o.cluster == "onprem-prod"
+                and o.name in ("allow-egress-object-store", "allow-egress-workload-identity")]
+
+
+def test_mlflow_is_reached_only_through_the_gateway_proxies(prod):
+    objs = _team_objects(prod)
+    for cluster in ("onprem-prod", "hml-prod-aws-eu-west-1"):
+        rules = _one(objs, "NetworkPolicy", cluster, "allow-egress-gateway")["spec"]["egress"]
+        proxies = rules[0]
+        assert proxies["to"][0]["namespaceSelector"] == {
+            "matchLabels": {"kubernetes.io/metadata.name": "gateway"}}
+        assert proxies["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "proxy"
+        assert proxies["ports"] == [{"protocol": "TCP", "port": 10443}]
+        # Never the MLflow Service directly (that would skip its sign-on).
+        assert not [o for o in objs if o.cluster == cluster and o.kind == "NetworkPolicy"
+                    and "mlflow" in str(o.body["spec"].get("egress"))]
+    # EKS reaches its internal NLB by VPC address; elsewhere the cluster translates it.
+    aws = _one(objs, "NetworkPolicy", "hml-prod-aws-eu-west-1", "allow-egress-gateway")
+    assert aws["spec"]["egress"][1] == {"to": [{"ipBlock": {"cidr": "10.16.0.0/16"}}],
+                                        "ports": [{"protocol": "TCP", "port": 443}]}
+    onprem = _one(objs, "NetworkPolicy", "onprem-prod", "allow-egress-gateway")
+    assert len(onprem["spec"]["egress"]) == 1
 
 
 def test_grafana_folder_holds_the_team_dashboard_on_the_central_cluster(prod):
@@ -280,7 +352,7 @@ def test_team_remove_refuses_while_protected_data_exists_unless_forced(tmp_path)
     forced = _cli("team", "remove", "fraud", "--stack", "prod", "-C", str(project), "--force")
     assert forced.returncode == 0, forced.stderr
     assert "WARNING: --force" in forced.stderr
-    assert "teams:" not in (project / "Pulumi.prod.yaml").read_text()
+    assert (project / "Pulumi.prod.yaml").read_text().endswith("    teams: []\n")
     missing = _cli("team", "remove", "fraud", "--stack", "prod", "-C", str(project))
     assert missing.returncode == 2 and "no team 'fraud'" in missing.stderr
 

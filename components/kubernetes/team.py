@@ -2,16 +2,16 @@
 
 `TeamEnvironment` is what a new team gets on each cluster it runs on: a guarded namespace (the
 same `PlatformNamespace` the services use: Pod Security, quota including GPUs, container
-defaults, default-deny networking), its group bound to `edit` there, egress to the Gateway
-(MLflow) and Kafka, its Kafka topics and a Kafka user allowed on exactly those, and a ConfigMap telling its
-workloads where MLflow, Kafka and its artifact storage are. `TeamFolder` is the team's folder in
+defaults, default-deny networking), its group bound to a `team-member` Role there, egress to
+the Gateway (MLflow) and Kafka, its Kafka topics and a Kafka user allowed on exactly those,
+and a ConfigMap telling its workloads where MLflow, Kafka and its storage are. `TeamFolder` is the team's folder in
 the central Grafana with a dashboard of what the team uses on every cluster.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,8 +19,10 @@ import pulumi_tls as tls
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, model_validator
 
 from components.kubernetes.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION
+from components.kubernetes.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.kubernetes.kafka import API as KAFKA_API
 from components.kubernetes.kafka import INTERNAL_PORT, KafkaAclSpec, KafkaTopicSpec
+from components.kubernetes.monitoring import ENVOY_PROXY_LABELS
 from components.kubernetes.namespace import (
     NamespaceQuota,
     PlatformNamespace,
@@ -42,7 +44,7 @@ CLIENT_CERT_VALIDITY_HOURS = 365 * 24
 CLIENT_CERT_RENEWAL_HOURS = 30 * 24
 #: Where the team's namespace may be reached from: the platform Gateway (its own routes) and
 #: Prometheus (its ServiceMonitors), as for the platform namespaces.
-INGRESS_SOURCES = ("gateway", "monitoring")
+INGRESS_SOURCES = (GATEWAY_NAMESPACE, "monitoring")
 INGRESS_PODS = {"monitoring": {"app.kubernetes.io/name": "prometheus"}}
 StrInput = str | pulumi.Output[str]
 _PUBLIC_EXCEPT = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
@@ -89,39 +91,78 @@ class TeamEnvironmentArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    team: str = Field(pattern=r"^[a-z][a-z0-9-]{1,10}[a-z0-9]$", description="Team name.")
+    team: str = Field(min_length=3, max_length=12, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+                      description="Team name.")
     namespace: str = Field(description="The team's namespace, `team-<name>`.")
-    group: str = Field(min_length=1, description="Identity-provider group bound to `edit`.")
+    group: str = Field(min_length=1, description="Identity-provider group bound to the "
+                                                 "`team-member` Role.")
     quota: NamespaceQuota = Field(description="ResourceQuota of the namespace (GPUs included).")
     tags: StandardTags = Field(description="The team's tags (owner, cost centre, class).")
-    artifact_root: StrInput | None = Field(
-        default=None, description="URI of the team's artifact storage on this site.")
+    store_uri: StrInput | None = Field(
+        default=None, description="The team's own bucket on this (cloud) site, which the "
+                                  "`workload` ServiceAccount reaches by workload identity.")
+    store_private_cidrs: tuple[str, ...] = Field(
+        default=(), description="Private-endpoint ranges of the store (Azure); its public "
+                                "HTTPS endpoint otherwise.")
+    identity_endpoints: tuple[tuple[str, int], ...] = Field(
+        default=(), description="Node-local workload-identity agents the pods ask for tokens "
+                                "(EKS Pod Identity, GKE metadata server), as (CIDR, port).")
     service_account_annotations: dict[str, StrInput] = Field(
         default_factory=dict, description="Annotations binding the `workload` ServiceAccount "
                                           "to the store grant (Azure, GKE; none for EKS).")
-    object_store: Literal["none", "public", "private"] = Field(
-        default="none", description="How the team's pods reach their store directly: a public "
-        "HTTPS endpoint (S3, Cloud Storage), private ranges (`object_store_cidrs`: a private "
-        "endpoint), or not at all (artifacts through MLflow's proxy only).")
-    object_store_cidrs: tuple[str, ...] = Field(
-        default=(), description="The store's private ranges (with `private`).")
-    gateway_cidrs: tuple[str, ...] = Field(
-        min_length=1, description="The site's private ranges, where the platform Gateway's "
-                                  "internal load balancer is (MLflow and served models, behind "
-                                  "their sign-on).")
+    gateway_lb_cidrs: tuple[str, ...] = Field(
+        default=(), description="Where the Gateway's internal load balancer is reached without "
+                                "in-cluster translation (EKS: the NLB in the VPC), on 443.")
     mlflow_url: str | None = Field(default=None, description="MLflow on this cluster, if any "
                                                              "(its URL at the Gateway).")
+    mlflow_artifact_location: str | None = Field(
+        default=None, description="The team's artifact location in MLflow's proxied store "
+                                  "(`mlflow-artifacts:/teams/<name>/`).")
     kafka: TeamKafka | None = Field(default=None, description="Kafka on this cluster, if any.")
     wait_for: tuple[InstanceOf[pulumi.Resource], ...] = Field(
         default=(), description="What must exist first (the cluster's add-ons).")
 
     @model_validator(mode="after")
-    def _store_ranges(self) -> TeamEnvironmentArgs:
-        if (self.object_store == "private") != bool(self.object_store_cidrs):
-            raise ValueError("object_store_cidrs go with object_store='private', and only then")
-        if any(c.endswith("/0") for c in self.object_store_cidrs):
-            raise ValueError("object_store_cidrs must name the store's ranges, never everything")
+    def _ranges(self) -> TeamEnvironmentArgs:
+        for cidr in (*self.store_private_cidrs, *self.gateway_lb_cidrs,
+                     *(c for c, _ in self.identity_endpoints)):
+            if ipaddress.ip_network(cidr, strict=True).prefixlen == 0:
+                raise ValueError(f"{cidr} opens egress to everywhere; name the ranges")
+        if self.store_private_cidrs and self.store_uri is None:
+            raise ValueError("store_private_cidrs need a store_uri")
         return self
+
+
+#: What a team member may do in the team's namespace: run and expose workloads, use its
+#: ConfigMaps, Secrets and volumes. Unlike the built-in `edit`, never change the guard rails
+#: (NetworkPolicies, quota, limits) or grant access (Roles, RoleBindings).
+TEAM_MEMBER_RULES: tuple[dict, ...] = (
+    {"apiGroups": [""], "resources": ["pods", "pods/log", "pods/exec", "pods/portforward",
+                                      "services", "configmaps", "secrets",
+                                      "persistentvolumeclaims"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["events", "endpoints", "serviceaccounts",
+                                      "resourcequotas", "limitranges"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets", "replicasets"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale"],
+     "verbs": ["get", "update", "patch"]},
+    {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
+     "verbs": ["get", "list", "watch"]},
+)
+#: Envoy Gateway runs its proxies unprivileged: listener port 443 is container port 10443, which
+#: is what a NetworkPolicy sees once the cluster translates the load balancer's address.
+GATEWAY_PROXY_PORT = 10443
+_GATEWAY_PROXY_PODS = ENVOY_PROXY_LABELS
 
 
 class TeamEnvironment(pulumi.ComponentResource):
@@ -129,13 +170,15 @@ class TeamEnvironment(pulumi.ComponentResource):
 
     Creates: a PlatformNamespace `team-<name>` (restricted Pod Security, ResourceQuota with
     `requests.nvidia.com/gpu`, LimitRange, default-deny plus DNS, same-namespace, Gateway and
-    Prometheus ingress), a RoleBinding of the group to the `edit` ClusterRole in it, egress rules
-    to the services it uses and to its artifact storage, and a `team-environment` ConfigMap. With
-    Kafka: the team's KafkaTopics, a `tls-external` KafkaUser `team-<name>` whose ACLs grant
-    only the `<name>-` prefix, and a client certificate for it signed by the clients CA in the
-    `kafka-client` Secret of the team's namespace (no credential is copied between namespaces).
-    Guarantees: the team can reach nothing it was not given; its topics keep their records in
-    prod (protected).
+    Prometheus ingress); a `team-member` Role (workloads, not guard rails) bound to the team's
+    group; egress to the Gateway's proxies (MLflow and served models, behind their sign-on),
+    to Kafka, and on cloud sites to the team's bucket and the workload-identity agent; a
+    `workload` ServiceAccount; and a `team-environment` ConfigMap. With Kafka: the team's
+    KafkaTopics, a `tls-external` KafkaUser `team-<name>` whose ACLs grant only the `<name>-`
+    prefix, and a client certificate for it signed by the clients CA in the `kafka-client`
+    Secret of the team's namespace (no credential is copied between namespaces).
+    Guarantees: the team can reach nothing it was not given and cannot widen that itself; its
+    topics keep their records in prod (protected).
     """
 
     namespace_name: pulumi.Output[str]
@@ -151,14 +194,20 @@ class TeamEnvironment(pulumi.ComponentResource):
         ), pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)))
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         meta = {"namespace": ns_name, "labels": labels}
+        role = k8s.rbac.v1.Role(
+            f"{name}-member-role",
+            metadata={"name": "team-member", **meta},
+            rules=[dict(r) for r in TEAM_MEMBER_RULES],
+            opts=inside,
+        )
         k8s.rbac.v1.RoleBinding(
-            f"{name}-edit",
-            metadata={"name": "team-edit", **meta},
-            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                      "name": "edit"},
+            f"{name}-member",
+            metadata={"name": "team-member", **meta},
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                      "name": "team-member"},
             subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                        "name": args.group}],
-            opts=inside,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, role]),
         )
         k8s.core.v1.ServiceAccount(
             f"{name}-workload",
@@ -170,10 +219,11 @@ class TeamEnvironment(pulumi.ComponentResource):
         env: dict[str, pulumi.Input[str]] = {"TEAM": args.team}
         if args.mlflow_url is not None:
             env["MLFLOW_TRACKING_URI"] = args.mlflow_url
-        if args.artifact_root is not None:
-            env["ARTIFACT_ROOT"] = args.artifact_root
-            if args.object_store != "none":
-                env["ARTIFACT_SERVICE_ACCOUNT"] = WORKLOAD_SERVICE_ACCOUNT
+        if args.mlflow_artifact_location is not None:
+            env["MLFLOW_ARTIFACT_LOCATION"] = args.mlflow_artifact_location
+        if args.store_uri is not None:
+            env["TEAM_STORE_URI"] = args.store_uri
+            env["TEAM_STORE_SERVICE_ACCOUNT"] = WORKLOAD_SERVICE_ACCOUNT
         if args.kafka is not None:
             env |= self._kafka(name, args, args.kafka, inside)
         k8s.core.v1.ConfigMap(
@@ -187,26 +237,31 @@ class TeamEnvironment(pulumi.ComponentResource):
 
     def _egress(self, name: str, args: TeamEnvironmentArgs, namespace: pulumi.Resource) -> None:
         ns, tags = args.namespace, args.tags
-        if args.object_store == "none":
-            to: list[dict] = []
-        elif args.object_store == "private":
-            to = [{"ipBlock": {"cidr": c}} for c in args.object_store_cidrs]
-        else:
-            # Cloud storage is a public HTTPS endpoint whose addresses change: everything public
-            # on 443, nothing private, is the narrowest rule a NetworkPolicy can state.
-            to = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(_PUBLIC_EXCEPT)}}]
-        if to:
-            network_policy(f"{name}-egress-object-store", "allow-egress-object-store", ns, tags,
-                           {"policyTypes": ["Egress"], "egress": [
-                               {"to": to, "ports": [{"protocol": "TCP", "port": 443}]}]},
-                           self, [namespace])
-        # The team reaches MLflow (and served models) through the Gateway, with a token: never
-        # around its sign-on on the Service.
-        network_policy(f"{name}-egress-gateway", "allow-egress-gateway", ns, tags,
-                       {"policyTypes": ["Egress"], "egress": [{
-                           "to": [{"ipBlock": {"cidr": c}} for c in args.gateway_cidrs],
-                           "ports": [{"protocol": "TCP", "port": 443}]}]},
-                       self, [namespace])
+
+        def allow(role: str, rules: list[dict]) -> None:
+            network_policy(f"{name}-egress-{role}", f"allow-egress-{role}", ns, tags,
+                           {"policyTypes": ["Egress"], "egress": rules}, self, [namespace])
+
+        if args.store_uri is not None:
+            # Cloud storage (and Entra ID's token endpoint on Azure) are public HTTPS endpoints
+            # whose addresses change: everything public on 443, nothing private, is the
+            # narrowest rule a NetworkPolicy can state; plus the store's private endpoint.
+            to = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(_PUBLIC_EXCEPT)}},
+                  *({"ipBlock": {"cidr": c}} for c in args.store_private_cidrs)]
+            allow("object-store", [{"to": to, "ports": [{"protocol": "TCP", "port": 443}]}])
+            if args.identity_endpoints:
+                allow("workload-identity", [
+                    {"to": [{"ipBlock": {"cidr": c}}], "ports": [{"protocol": "TCP", "port": p}]}
+                    for c, p in args.identity_endpoints])
+        # MLflow and served models only through the Gateway, with a token: never around their
+        # sign-on on the Service.
+        gateway = [{"to": [{**in_namespace(GATEWAY_NAMESPACE),
+                            "podSelector": {"matchLabels": dict(_GATEWAY_PROXY_PODS)}}],
+                    "ports": [{"protocol": "TCP", "port": GATEWAY_PROXY_PORT}]}]
+        if args.gateway_lb_cidrs:
+            gateway.append({"to": [{"ipBlock": {"cidr": c}} for c in args.gateway_lb_cidrs],
+                            "ports": [{"protocol": "TCP", "port": 443}]})
+        allow("gateway", gateway)
         if args.kafka is not None:
             k = args.kafka
             network_policy(f"{name}-egress-kafka", "allow-egress-kafka", ns, tags,
@@ -257,7 +312,8 @@ class TeamEnvironment(pulumi.ComponentResource):
                       "labels": object_labels(args.tags)},
             type="Opaque",
             string_data={"user.crt": cert.cert_pem,
-                         "user.key": pulumi.Output.secret(key.private_key_pem),
+                         # PKCS#8: the form Kafka's PEM keystore (Java clients) reads.
+                         "user.key": pulumi.Output.secret(key.private_key_pem_pkcs8),
                          "ca.crt": k.cluster_ca_cert_pem},
             opts=inside)
         return {"KAFKA_BOOTSTRAP_SERVERS": k.bootstrap, "KAFKA_TOPIC_PREFIX": f"{args.team}-",
