@@ -80,8 +80,8 @@ class Team(ConfigModel):
     cost_center: str = Field(pattern=COST_CENTER_PATTERN)
     """The team's cost centre (the cost-center tag), e.g. `ML-4200`."""
     group: str | None = Field(default=None, pattern=_GROUP)
-    """The identity-provider group bound to the `team-member` Role in the namespace (Kubernetes RBAC group
-    name; on AKS an Entra group object id); defaults to `team-<name>`."""
+    """The identity-provider group bound to the `team-member` Role in the namespace
+    (Kubernetes RBAC group name; on AKS an Entra group object id); defaults to `team-<name>`."""
     sites: list[str] = Field(min_length=1)
     """Clusters the team runs on: `onprem` or `<cloud>/<region>`."""
     data_classification: str | None = None
