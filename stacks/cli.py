@@ -246,6 +246,17 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    if args.readme:
+        from stacks.config_reference import refresh_readme
+
+        try:
+            changed = refresh_readme(Path(args.readme))
+        except (OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"{args.readme}: config reference {'updated' if changed else 'unchanged'}",
+              file=sys.stderr)
+        return EXIT_OK
     if args.markdown:
         from stacks.config_reference import config_reference
 
@@ -316,6 +327,9 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.add_argument("--markdown", action="store_true",
                         help="print it as the README's config reference table instead")
+    schema.add_argument("--readme", metavar="FILE",
+                        help="rewrite the config reference between the markers in FILE "
+                             "(README.md)")
     schema.set_defaults(func=_schema)
     return parser
 

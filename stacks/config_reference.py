@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from stacks.config import CONFIG_KEY, PROJECT, PlatformConfig
@@ -64,3 +65,15 @@ def config_reference() -> str:
     out = ["| key | type | default | meaning |", "|---|---|---|---|"]
     _rows(schema, defs, f"{PROJECT}:{CONFIG_KEY}", out, ("PlatformConfig",))
     return "\n".join(out) + "\n"
+
+
+def refresh_readme(path: Path) -> bool:
+    """Replace the reference between the markers in `path`; True if it changed."""
+    text = path.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise ValueError(f"{path} has no config reference markers ({START} ... {END})")
+    head, rest = text.split(START + "\n", 1)
+    _, tail = rest.split(END, 1)
+    new = head + START + "\n" + config_reference() + END + tail
+    path.write_text(new, encoding="utf-8")
+    return new != text

@@ -66,6 +66,10 @@ def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
                              "costCenter": args.cost_center}
     if args.group:
         entry["group"] = args.group
+    if args.aws_role_arn:
+        entry["awsRoleArn"] = args.aws_role_arn
+    if args.azure_group_object_id:
+        entry["azureGroupObjectId"] = args.azure_group_object_id
     entry["sites"] = _csv(args.sites) or _default_sites(cfg, args.data_classification)
     if args.data_classification:
         entry["dataClassification"] = args.data_classification
@@ -147,7 +151,8 @@ def _flag(problem: ConfigProblem, index: int) -> ConfigProblem:
     # The key path names the list entry; the user typed a flag: say which.
     flags = {"sites": "--sites", "gpus": "--gpus", "dataClassification": "--data-classification",
              "owner": "--owner", "costCenter": "--cost-center", "name": "NAME",
-             "group": "--group", "topics": "--topics"}
+             "group": "--group", "topics": "--topics", "awsRoleArn": "--aws-role-arn",
+             "azureGroupObjectId": "--azure-group-object-id"}
     for key, flag in flags.items():
         if f".teams[{index}].{key}" in problem.path:
             return ConfigProblem(f"{problem.path} ({flag})", problem.value, problem.allowed)
@@ -286,6 +291,9 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("--data-classification", help="classification of the team's data "
                                                    "(default: the stack's default)")
     add.add_argument("--group", help="identity-provider group bound to the team-member Role (default team-NAME)")
+    add.add_argument("--aws-role-arn", help="IAM role the members assume (needed on EKS sites)")
+    add.add_argument("--azure-group-object-id",
+                     help="the team's Entra group object id (needed on AKS sites)")
     add.add_argument("--topics", help="comma-separated Kafka topics (named NAME-<topic>)")
     add.add_argument("--no-preview", action="store_true",
                      help="only validate and write; skip the before/after preview")

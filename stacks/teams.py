@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 
 from components import network_plan
+from components.aws.team_access import TeamClusterAccess, TeamClusterAccessArgs
 from components.kubernetes.kafka import KafkaTopicSpec
 from components.kubernetes.mlflow import IDENTITY_ENDPOINTS
 from components.kubernetes.monitoring import NAMESPACE as MONITORING_NAMESPACE
@@ -149,13 +150,22 @@ def build_teams(ctx: ServiceContext, where: StoreSite) -> None:
             store_name = None
             if ref != ONPREM:  # on-prem the program makes no buckets and holds no identity
                 storage, store_name = _cloud_storage(ctx, where, team, ref, tags, group)
+            if cluster.plan.site == "aws":
+                TeamClusterAccess(f"team-{team.name}-{cluster.plan.name}-access",
+                                  TeamClusterAccessArgs(
+                                      cluster_name=cluster.cloud.cluster_name,
+                                      role_arn=team.aws_role_arn, group=team.rbac_group,
+                                      tags=tags),
+                                  pulumi.ResourceOptions(parent=group, providers=[
+                                      ctx.providers.aws[cluster.plan.region]]))
             kafka = _kafka(ctx, team, ref)
             mlflow = ctx.mlflow_gateway_urls.get(ref)
             # Every site with MLflow keeps the team's artifacts under its own prefix of the
             # site's MLflow store, through MLflow's proxy (the team holds no keys for it).
             location = f"mlflow-artifacts:/teams/{team.name}/" if mlflow else None
             TeamEnvironment(f"team-{team.name}-{cluster.plan.name}", TeamEnvironmentArgs(
-                team=team.name, namespace=team_namespace(team.name), group=team.rbac_group,
+                team=team.name, namespace=team_namespace(team.name),
+                group=team.group_on(cluster.plan.site),
                 quota=_quota(team), tags=tags, mlflow_url=mlflow,
                 mlflow_artifact_location=location, kafka=kafka,
                 wait_for=tuple(cluster.addons.namespaces.values()), **storage,
@@ -177,7 +187,7 @@ def build_teams(ctx: ServiceContext, where: StoreSite) -> None:
             ), pulumi.ResourceOptions(parent=group, providers=[central.provider],
                                       depends_on=[central.addons.namespaces[MONITORING_NAMESPACE]]))
         output[team.name] = {"owner": team.owner, "costCenter": team.cost_center,
-                             "group": team.rbac_group, "gpus": team.gpus,
+                             "group": team.rbac_group, "awsRoleArn": team.aws_role_arn, "gpus": team.gpus,
                              "dataClassification": team_classification(cfg, team),
                              "grafanaFolder": f"Team {team.name}" if monitoring else None,
                              "clusters": placed}

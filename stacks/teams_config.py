@@ -82,6 +82,14 @@ class Team(ConfigModel):
     group: str | None = Field(default=None, pattern=_GROUP)
     """The identity-provider group bound to the `team-member` Role in the namespace
     (Kubernetes RBAC group name; on AKS an Entra group object id); defaults to `team-<name>`."""
+    aws_role_arn: str | None = Field(default=None,
+                                     pattern=r"^arn:aws:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$")
+    """EKS sites (required there): the IAM role the team's members assume; an access entry maps
+    it to `group` on each EKS cluster of the team (clusters authenticate by access entries)."""
+    azure_group_object_id: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    """AKS sites (required there): the Entra group's object id, the group name AKS (Entra ID
+    authentication) gives its members; bound instead of `group` on AKS."""
     sites: list[str] = Field(min_length=1)
     """Clusters the team runs on: `onprem` or `<cloud>/<region>`."""
     data_classification: str | None = None
@@ -97,6 +105,12 @@ class Team(ConfigModel):
     @property
     def rbac_group(self) -> str:
         return self.group or team_namespace(self.name)
+
+    def group_on(self, site: str) -> str:
+        """The Kubernetes group name of the team's members on a cluster of `site`."""
+        if site == "azure" and self.azure_group_object_id:
+            return self.azure_group_object_id
+        return self.rbac_group
 
 
 def _gpu_capacity(pools: list[Any]) -> int:
@@ -165,7 +179,7 @@ def _prefix_problems(cfg: PlatformConfig, i: int, team: Team) -> list[ConfigProb
 def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     """Names, clusters, residency, GPUs and topics of every team, checked."""
     from stacks.cluster_plan import clusters_by_ref
-    from stacks.validation import ConfigProblem, _path
+    from stacks.validation import _MISSING, ConfigProblem, _path
 
     out: list[ConfigProblem] = []
 
@@ -216,6 +230,17 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
                         f"at most the {capacity} GPU(s) the pools of {ref} can offer"
                         + ("" if capacity else " (it has no GPU pool)"))
         out += _prefix_problems(cfg, i, team)
+        clouds = {ref.split("/", 1)[0] for ref in team.sites if ref in known}
+        if "aws" in clouds and team.aws_role_arn is None:
+            add((i, "awsRoleArn"), _MISSING, "required when the team runs on EKS: the IAM role "
+                "its members assume (EKS maps it to the team's group by an access entry)")
+        elif (team.aws_role_arn and cfg.sites.aws is not None
+              and team.aws_role_arn.split(":")[4] != cfg.sites.aws.account_id):
+            add((i, "awsRoleArn"), team.aws_role_arn,
+                f"must be a role of the stack's account {cfg.sites.aws.account_id}")
+        if "azure" in clouds and team.azure_group_object_id is None:
+            add((i, "azureGroupObjectId"), _MISSING, "required when the team runs on AKS: the "
+                "Entra group's object id (AKS knows groups by object id)")
         if team.topics and not kafka_sites(cfg, team):
             add((i, "topics"), [t.name for t in team.topics],
                 "none of the team's sites runs Kafka (services.kafka.clusters)")

@@ -19,9 +19,12 @@ from tests.conftest import ROOT, resources_of, stack_platform
 T = "hybrid-ml-platform:platform.teams"
 
 
+DEV_ROLE = "arn:aws:iam::111122223333:role/fraud-ml"
+
+
 def _team(**over: Any) -> dict[str, Any]:
     return {"name": "fraud", "owner": "fraud-ml", "costCenter": "ML-4200",
-            "sites": ["onprem", "aws/eu-west-1"], **over}
+            "sites": ["onprem", "aws/eu-west-1"], "awsRoleArn": DEV_ROLE, **over}
 
 
 def _refusal(stack: str, team: dict[str, Any]) -> str:
@@ -50,6 +53,11 @@ def _refusal(stack: str, team: dict[str, Any]) -> str:
     (_team(costCenter="4200"), f"{T}[0].costCenter: bad value '4200'"),
     # `a--b` and `a-b` would share every bucket, key alias and namespace-derived name.
     (_team(name="a--b"), f"{T}[0].name: bad value 'a--b'; String should match pattern"),
+    # Without the role nobody of the team gets into EKS (it authenticates by access entries).
+    (_team(awsRoleArn=None), f"{T}[0].awsRoleArn: missing; required when the team runs on EKS"),
+    (_team(awsRoleArn="arn:aws:iam::999999999999:role/x"),
+     f"{T}[0].awsRoleArn: bad value 'arn:aws:iam::999999999999:role/x'; must be a role of the "
+     "stack's account 111122223333"),
     (_team(topics=[{"name": "a..b"}]), f"{T}[0].topics[0].name: bad value 'a..b'"),
     # Its ACL prefix `training-` would reach the platform's own topics.
     (_team(name="training"),
@@ -112,6 +120,7 @@ def test_stack_files_survive_an_edit_round_trip_unchanged():
 
 #: The team the prod tests look at, as `hybrid-ml team add` writes it.
 FRAUD = _team(dataClassification="confidential", gpus=2,
+              awsRoleArn="arn:aws:iam::444455556666:role/fraud-ml",
               topics=[{"name": "events"}, {"name": "scores"}])
 
 
@@ -166,6 +175,7 @@ def test_each_site_gets_a_guarded_namespace_with_the_gpu_quota_and_group(prod):
         assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
                                         "name": "team-fraud"}]
         # Members run workloads; they cannot take down the guard rails or grant access.
+        # (The access entry maps the team's IAM role to this group on EKS.)
         rules = _one(objs, "Role", cluster)["rules"]
         writes = {(g, r) for rule in rules if "delete" in rule["verbs"]
                   for g in rule["apiGroups"] for r in rule["resources"]}
@@ -202,6 +212,17 @@ def test_kafka_user_is_limited_to_the_team_prefix_with_a_program_signed_certific
             site = "onprem" if "onprem" in cert["name"] else "aws-eu-west-1"
             ca = cert["propertyDependencies"]["caCertPem"]
             assert len(ca) == 1 and ca[0].endswith(f"::kafka-{'onprem-prod' if site == 'onprem' else 'hml-prod-aws-eu-west-1'}-clients-ca-cert")
+
+
+def test_eks_maps_the_team_role_to_its_group_and_nothing_more(prod):
+    entries = [r for r in resources_of(prod.plan, "aws:eks/accessEntry:AccessEntry")
+               if r["name"].startswith("team-fraud-")]
+    assert len(entries) == 1
+    inputs = entries[0]["inputs"]
+    assert inputs["principalArn"] == "arn:aws:iam::444455556666:role/fraud-ml"
+    assert inputs["kubernetesGroups"] == ["team-fraud"] and inputs["type"] == "STANDARD"
+    assert not [r for r in resources_of(prod.plan, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+                if r["name"].startswith("team-fraud-")]
 
 
 def test_kafka_topics_are_protected_in_prod(prod):
@@ -301,7 +322,8 @@ def test_team_add_writes_the_team_keeping_comments_then_preview_shows_it_policy_
     project = _project(tmp_path)
     before = (project / "Pulumi.dev.yaml").read_text()
     proc = _cli("team", "add", "vision", "--stack", "dev", "-C", str(project), "--owner",
-                "vision-ml", "--cost-center", "ML-4300", "--gpus", "1", "--topics", "frames")
+                "vision-ml", "--cost-center", "ML-4300", "--gpus", "1", "--topics", "frames",
+                "--aws-role-arn", "arn:aws:iam::111122223333:role/vision-ml")
     assert proc.returncode == 0, proc.stderr
     after = (project / "Pulumi.dev.yaml").read_text()
     assert after.startswith(before)  # every comment and key of the file, in order, untouched
@@ -330,10 +352,10 @@ def test_team_add_refuses_bad_input_with_exit_2_and_writes_nothing(tmp_path):
             "this stack (onprem, aws/eu-west-1)") in proc.stderr
     assert (project / "Pulumi.dev.yaml").read_text() == before
     first = _cli("team", "add", "fraud", "--stack", "prod", "-C", str(project), "--owner", "x1",
-                 "--cost-center", "ML-4300", "--no-preview")
+                 "--cost-center", "ML-4300", "--sites", "onprem", "--no-preview")
     assert first.returncode == 0, first.stderr
     again = _cli("team", "add", "fraud", "--stack", "prod", "-C", str(project), "--owner", "x1",
-                 "--cost-center", "ML-4300", "--no-preview")
+                 "--cost-center", "ML-4300", "--sites", "onprem", "--no-preview")
     assert again.returncode == 2 and "already exists" in again.stderr
 
 
