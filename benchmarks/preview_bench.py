@@ -4,10 +4,13 @@ Each figure comes from a fresh Python process, so imports count as they do for
 a user. Rows:
   preview dev / prod           the whole `hybrid-ml preview` path (validate, run, plan.json)
   preview prod +N stores       prod with N synthetic extra artifact stores (N = 10, 100)
+  preview prod +N teams        prod with N team environments on onprem and aws/eu-west-1
+                               (each: namespace, Role, policies, Kafka user and topic, a
+                               store with its workload identity, a Grafana folder)
   floor prod (+N)              import the SDK modules the plan uses and register the
                                same resources (same types, names, inputs) bare under
                                the same mock runtime: the cost no program can avoid
-Usage: .venv/bin/python benchmarks/preview_bench.py [--repeat R] [--sizes 10,100]
+Usage: .venv/bin/python benchmarks/preview_bench.py [--repeat R] [--sizes 10,100] [--teams 10]
 """
 
 from __future__ import annotations
@@ -33,6 +36,23 @@ def _project_with_extra_stores(tmp: Path, n: int) -> Path:
     platform["storage"]["stores"] += [
         {"name": f"team{i:03d}", "dataClassification": "internal"} for i in range(n)
     ]
+    (tmp / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    return tmp
+
+
+def _project_with_teams(tmp: Path, n: int) -> Path:
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    platform = doc["config"]["hybrid-ml-platform:platform"]
+    account = platform["sites"]["aws"]["accountId"]
+    platform["teams"] = [{
+        "name": f"bench{i:03d}", "owner": "bench-ml", "costCenter": "ML-4200",
+        "sites": ["onprem", "aws/eu-west-1"], "dataClassification": "confidential", "gpus": 1,
+        "awsRoleArn": f"arn:aws:iam::{account}:role/bench{i:03d}", "topics": [{"name": "events"}],
+    } for i in range(n)]
+    tmp.mkdir()
     (tmp / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     (tmp / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return tmp
@@ -118,6 +138,7 @@ def main() -> None:
     parser.add_argument("--child", nargs="+")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default="10,100")
+    parser.add_argument("--teams", default="10", help="comma-separated team counts")
     args = parser.parse_args()
 
     if args.child:
@@ -153,6 +174,15 @@ def main() -> None:
             print(f"{'floor ' + label:<28}{floor['resources']:>10}{floor['seconds']:>9.2f}"
                   f"{floor['peak_mib']:>10.0f}")
             per_resource.append((n, prev["resources"], prev["seconds"]))
+        base = per_resource[0]
+        for n in [int(t) for t in args.teams.split(",") if t]:
+            project = _project_with_teams(tmp / f"t{n}", n)
+            prev = _median([_run_child(["preview", str(project), "prod", str(tmp / f"teams{n}")])
+                            for _ in range(args.repeat)])
+            per_team = (prev["seconds"] - base[2]) / n
+            print(f"{f'preview prod +{n} teams':<28}{prev['resources']:>10}{prev['seconds']:>9.2f}"
+                  f"{prev['peak_mib']:>10.0f}   ({1000 * per_team:.0f} ms, "
+                  f"{(prev['resources'] - base[1]) / n:.0f} resources per team)")
     if len(per_resource) > 1:
         (_, r0, s0), (_, r1, s1) = per_resource[0], per_resource[-1]
         print(f"\nmarginal cost: {1000 * (s1 - s0) / (r1 - r0):.2f} ms per extra resource "
