@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from components.regions import AWS_REGIONS, AZURE_LOCATIONS, GCP_REGIONS
-from components.tags import COST_CENTER_PATTERN, ENVIRONMENTS
+from components.tags import COST_CENTER_PATTERN, ENVIRONMENTS, StandardTags
 from stacks.config_base import Cidr, ConfigModel, Ipv4
 from stacks.kubernetes_config import Kubernetes
 from stacks.services_config import Services
@@ -253,6 +253,15 @@ class PlatformConfig(ConfigModel):
         if self.protect_stateful is not None:
             return self.protect_stateful
         return self.environment == "prod"
+
+    def standard_tags(self, data_classification: str | None = None) -> StandardTags:
+        """The platform's tags; `data_classification` defaults to the residency default."""
+        return StandardTags(
+            owner=self.tags.owner, cost_center=self.tags.cost_center,
+            environment=self.environment,
+            data_classification=data_classification or self.residency.default_classification,
+            managed_by=self.tags.managed_by,
+        )
 
     def enabled_clouds(self) -> list[CloudSite]:
         return [

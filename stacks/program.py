@@ -8,7 +8,6 @@ import pulumi
 
 from components.azure.artifact_store import BlobPrivateDns
 from components.kubernetes.platform_ca import PlatformRootCa, PlatformRootCaArgs
-from components.tags import StandardTags
 from stacks.clusters import build_clusters
 from stacks.config import CONFIG_KEY, PROJECT, ArtifactStoreConfig, PlatformConfig
 from stacks.network import Networks, build_network
@@ -29,21 +28,11 @@ def load_config() -> PlatformConfig:
         raise pulumi.RunError(f"invalid stack config:\n{err}") from None
 
 
-def standard_tags(cfg: PlatformConfig, data_classification: str | None = None) -> StandardTags:
-    return StandardTags(
-        owner=cfg.tags.owner,
-        cost_center=cfg.tags.cost_center,
-        environment=cfg.environment,
-        data_classification=data_classification or cfg.residency.default_classification,
-        managed_by=cfg.tags.managed_by,
-    )
-
-
 def _artifact_stores(cfg: PlatformConfig, providers: Providers, store: ArtifactStoreConfig,
                      components: dict[StoreKey, Any], networks: Networks,
                      blob_dns: dict[str, BlobPrivateDns]) -> dict:
     """The store on each of its sites, in the site's primary region."""
-    tags = standard_tags(cfg, cfg.store_classification(store))
+    tags = cfg.standard_tags(cfg.store_classification(store))
     outputs: dict[str, pulumi.Output[str]] = {}
     for site in cfg.store_sites(store):
         region = cfg.cloud_regions(site)[0]
@@ -60,13 +49,13 @@ def build(cfg: PlatformConfig) -> None:
     kubeconfig = None
     if onprem is not None and onprem.enabled:
         kubeconfig = pulumi.Config(PROJECT).require_secret(onprem.kubeconfig_secret)
-    providers = build_providers(cfg, standard_tags(cfg), kubeconfig)
-    networks = build_network(cfg, providers, standard_tags(cfg))
+    providers = build_providers(cfg, cfg.standard_tags(), kubeconfig)
+    networks = build_network(cfg, providers, cfg.standard_tags())
     root_ca = PlatformRootCa("platform-ca", PlatformRootCaArgs(prefix=cfg.prefix, protect=cfg.protect),
                              pulumi.ResourceOptions(providers=[providers.tls]))
     # Public: what clients (laptops, CI, other sites) trust to reach any cluster's Gateway.
     pulumi.export("platformRootCa", root_ca.cert_pem)
-    clusters = build_clusters(cfg, providers, networks, standard_tags(cfg), root_ca)
+    clusters = build_clusters(cfg, providers, networks, cfg.standard_tags(), root_ca)
     stores: dict[str, pulumi.Output[str]] = {}
     store_components: dict[StoreKey, Any] = {}
     blob_dns: dict[str, BlobPrivateDns] = {}
@@ -76,7 +65,7 @@ def build(cfg: PlatformConfig) -> None:
     ctx = ServiceContext(
         cfg=cfg, providers=providers, networks=networks,
         clusters={c.plan.ref: c for c in clusters}, stores=store_components,
-        tags=standard_tags(cfg), platform_ca_pem=root_ca.cert_pem,
+        tags=cfg.standard_tags(), platform_ca_pem=root_ca.cert_pem,
     )
     build_services(ctx)
     if cfg.teams:

@@ -64,7 +64,7 @@ def build_store(where: StoreSite, store: str, site: str, region: str, tags: Stan
             where.blob_dns[region] = BlobPrivateDns(f"blob-dns-azure-{region}", BlobPrivateDnsArgs(
                 prefix=cfg.prefix, subscription_id=cfg.sites.azure.subscription_id,
                 location=region, resource_group_name=vnet.resource_group_name,
-                vnet_id=vnet.vnet_id, tags=_platform_tags(cfg),
+                vnet_id=vnet.vnet_id, tags=cfg.standard_tags(),
             ), pulumi.ResourceOptions(providers=[providers.azure[region]]))
         endpoint = {"endpoint_subnet_id": vnet.subnet_ids["endpoints"],
                     "blob_dns_zone_id": where.blob_dns[region].zone_id}
@@ -73,10 +73,3 @@ def build_store(where: StoreSite, store: str, site: str, region: str, tags: Stan
         tenant_id=cfg.sites.azure.tenant_id, location=region,
         soft_delete_days=d.soft_delete_days, key_size=d.azure_key_size, **endpoint,
     ), pulumi.ResourceOptions(providers=[providers.azure[region], providers.random], parent=parent))
-
-
-def _platform_tags(cfg: PlatformConfig) -> StandardTags:
-    return StandardTags(owner=cfg.tags.owner, cost_center=cfg.tags.cost_center,
-                        environment=cfg.environment,
-                        data_classification=cfg.residency.default_classification,
-                        managed_by=cfg.tags.managed_by)

@@ -11,6 +11,7 @@ and what it got (no secrets).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -52,10 +53,9 @@ TEAM_PREFIX = "artifacts"
 
 
 def team_tags(cfg: PlatformConfig, team: Team) -> StandardTags:
-    return StandardTags(owner=team.owner, cost_center=team.cost_center,
-                        environment=cfg.environment,
-                        data_classification=team_classification(cfg, team),
-                        managed_by=cfg.tags.managed_by)
+    """The platform's tags with the team as owner and cost centre, and its classification."""
+    return replace(cfg.standard_tags(team_classification(cfg, team)), owner=team.owner,
+                   cost_center=team.cost_center)
 
 
 def _quota(team: Team) -> NamespaceQuota:

@@ -339,6 +339,19 @@ class KafkaUserSpec(BaseModel):
     acls: tuple[KafkaAclSpec, ...] = Field(default=(), description="What the user may do.")
 
 
+def kafka_topic(resource_name: str, topic: KafkaTopicSpec, namespace: str,
+                labels: dict[str, str], opts: pulumi.ResourceOptions,
+                ) -> k8s.apiextensions.CustomResource:
+    """A KafkaTopic; `labels` carry `strimzi.io/cluster` (the Topic Operator's selector)."""
+    return k8s.apiextensions.CustomResource(
+        resource_name, api_version=API, kind="KafkaTopic",
+        metadata={"name": topic.name, "namespace": namespace, "labels": labels},
+        spec={"partitions": topic.partitions, "replicas": topic.replicas,
+              "config": {"retention.ms": topic.retention_ms, "cleanup.policy": topic.cleanup_policy,
+                         "min.insync.replicas": topic.min_insync_replicas}},
+        opts=opts)
+
+
 def kafka_user(name: str, resource_name: str, namespace: str, kafka_name: str,
                labels: dict[str, str], authentication: dict, acls: list[dict],
                opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
@@ -542,13 +555,7 @@ class KafkaCluster(pulumi.ComponentResource):
                                         depends_on=[*ca_secrets, metrics, *pools]))
         after = pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[self.kafka])
         for t in args.topics:
-            k8s.apiextensions.CustomResource(
-                f"{name}-topic-{t.name}", api_version=API, kind="KafkaTopic",
-                metadata={"name": t.name, "namespace": ns, "labels": owned},
-                spec={"partitions": t.partitions, "replicas": t.replicas,
-                      "config": {"retention.ms": t.retention_ms, "cleanup.policy": t.cleanup_policy,
-                                 "min.insync.replicas": t.min_insync_replicas}},
-                opts=after)
+            kafka_topic(f"{name}-topic-{t.name}", t, ns, owned, after)
         #: Generated SCRAM passwords by user, for the clients at other sites (secret outputs).
         self.scram_passwords: dict[str, pulumi.Output[str]] = {}
         for u in args.users:

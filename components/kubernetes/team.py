@@ -20,8 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf, model_validator
 
 from components.kubernetes.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION
 from components.kubernetes.gateway import NAMESPACE as GATEWAY_NAMESPACE
-from components.kubernetes.kafka import API as KAFKA_API
-from components.kubernetes.kafka import INTERNAL_PORT, KafkaAclSpec, KafkaTopicSpec
+from components.kubernetes.kafka import (
+    INTERNAL_PORT,
+    KafkaAclSpec,
+    KafkaTopicSpec,
+    kafka_topic,
+    kafka_user,
+)
 from components.kubernetes.monitoring import ENVOY_PROXY_LABELS
 from components.kubernetes.namespace import (
     NamespaceQuota,
@@ -277,13 +282,7 @@ class TeamEnvironment(pulumi.ComponentResource):
         owned = {**object_labels(args.tags), "strimzi.io/cluster": k.kafka_name}
         after = pulumi.ResourceOptions(parent=self, protect=k.protect, depends_on=list(k.wait_for))
         for t in k.topics:
-            k8s.apiextensions.CustomResource(
-                f"{name}-topic-{t.name}", api_version=KAFKA_API, kind="KafkaTopic",
-                metadata={"name": t.name, "namespace": k.namespace, "labels": owned},
-                spec={"partitions": t.partitions, "replicas": t.replicas,
-                      "config": {"retention.ms": t.retention_ms, "cleanup.policy": t.cleanup_policy,
-                                 "min.insync.replicas": t.min_insync_replicas}},
-                opts=after)
+            kafka_topic(f"{name}-topic-{t.name}", t, k.namespace, owned, after)
         user = f"team-{args.team}"
         child = pulumi.ResourceOptions(parent=self)
         key = tls.PrivateKey(f"{name}-kafka-key", algorithm="ECDSA", ecdsa_curve="P256",
@@ -299,13 +298,9 @@ class TeamEnvironment(pulumi.ComponentResource):
             validity_period_hours=CLIENT_CERT_VALIDITY_HOURS,
             early_renewal_hours=CLIENT_CERT_RENEWAL_HOURS,
             allowed_uses=["digital_signature", "key_encipherment", "client_auth"], opts=child)
-        k8s.apiextensions.CustomResource(
-            f"{name}-kafka-user", api_version=KAFKA_API, kind="KafkaUser",
-            metadata={"name": user, "namespace": k.namespace, "labels": owned},
-            spec={"authentication": {"type": "tls-external"},
-                  "authorization": {"type": "simple",
-                                    "acls": [a.body() for a in team_acls(f"{args.team}-")]}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(k.wait_for)))
+        kafka_user(user, f"{name}-kafka-user", k.namespace, k.kafka_name, object_labels(args.tags),
+                   {"type": "tls-external"}, [a.body() for a in team_acls(f"{args.team}-")],
+                   pulumi.ResourceOptions(parent=self, depends_on=list(k.wait_for)))
         k8s.core.v1.Secret(
             f"{name}-kafka-client",
             metadata={"name": KAFKA_CLIENT_SECRET, "namespace": args.namespace,
