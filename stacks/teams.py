@@ -23,6 +23,7 @@ from components.kubernetes.mlflow import IDENTITY_ENDPOINTS
 from components.kubernetes.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from components.kubernetes.namespace import NamespaceQuota
 from components.kubernetes.team import (
+    WORKLOAD_SERVICE_ACCOUNT,
     TeamEnvironment,
     TeamEnvironmentArgs,
     TeamFolder,
@@ -48,7 +49,7 @@ from stacks.teams_config import (
 
 #: Stack output: each team's clusters, namespace, stores and Kafka user.
 TEAMS_OUTPUT = "teams"
-#: Objects of a team's store (and of its on-prem prefix) live under this prefix.
+#: Objects of a team's own store live under this prefix (the S3 grant is limited to it).
 TEAM_PREFIX = "artifacts"
 
 
@@ -75,8 +76,8 @@ def _cloud_storage(ctx: ServiceContext, where: StoreSite, team: Team, ref: str,
     site, region = cluster.plan.site, cluster.plan.region
     store = build_store(where, team_store(team.name), site, region, tags, parent)
     name = f"team-{team.name}-{site}-{region}-access"
-    common = {"namespace": team_namespace(team.name), "service_account": "workload",
-              "tags": tags, "prefix": cfg.prefix}
+    common = {"namespace": team_namespace(team.name),
+              "service_account": WORKLOAD_SERVICE_ACCOUNT, "tags": tags, "prefix": cfg.prefix}
     if site == "aws":
         from components.aws.workload_identity import StoreAccess, StoreAccessArgs
 
@@ -187,7 +188,8 @@ def build_teams(ctx: ServiceContext, where: StoreSite) -> None:
             ), pulumi.ResourceOptions(parent=group, providers=[central.provider],
                                       depends_on=[central.addons.namespaces[MONITORING_NAMESPACE]]))
         output[team.name] = {"owner": team.owner, "costCenter": team.cost_center,
-                             "group": team.rbac_group, "awsRoleArn": team.aws_role_arn, "gpus": team.gpus,
+                             "group": team.rbac_group, "awsRoleArn": team.aws_role_arn,
+                             "gpus": team.gpus,
                              "dataClassification": team_classification(cfg, team),
                              "grafanaFolder": f"Team {team.name}" if monitoring else None,
                              "clusters": placed}

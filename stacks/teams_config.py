@@ -234,6 +234,9 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
         if "aws" in clouds and team.aws_role_arn is None:
             add((i, "awsRoleArn"), _MISSING, "required when the team runs on EKS: the IAM role "
                 "its members assume (EKS maps it to the team's group by an access entry)")
+        elif team.aws_role_arn in {t.aws_role_arn for t in cfg.teams[:i]}:
+            add((i, "awsRoleArn"), team.aws_role_arn,
+                "another team has this role; EKS maps a role to one access entry per cluster")
         elif (team.aws_role_arn and cfg.sites.aws is not None
               and team.aws_role_arn.split(":")[4] != cfg.sites.aws.account_id):
             add((i, "awsRoleArn"), team.aws_role_arn,

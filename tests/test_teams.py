@@ -77,6 +77,14 @@ def test_a_team_prefix_inside_another_teams_is_refused():
             "prefix abc-") in str(err.value)
 
 
+def test_two_teams_cannot_share_an_eks_role():
+    p = stack_platform("dev")
+    p["teams"] = [_team(name="abc"), _team(name="xyz")]
+    with pytest.raises(ConfigError) as err:
+        parse_platform(p)
+    assert (f"{T}[1].awsRoleArn: bad value '{DEV_ROLE}'; another team has this role") in str(err.value)
+
+
 def test_a_team_on_a_stack_without_network_or_kafka_gets_its_environment(tmp_path):
     from stacks.preview import run_preview
     from tests.conftest import write_stack
