@@ -33,6 +33,7 @@ from stacks.clusters import Cluster
 from stacks.config import PROJECT, PlatformConfig
 from stacks.mlflow_config import ONPREM_INSTANCES, Mlflow
 from stacks.services import ServiceContext
+from stacks.stores import StoreSite, grant_store_access
 
 #: Stack output: per cluster name the MLflow URL, database kind/host and artifact URI.
 OUTPUT = "mlflow"
@@ -162,37 +163,13 @@ def _artifacts(ctx: ServiceContext, m: Mlflow, cluster: Cluster, tags: StandardT
         ), None
     assert m.artifact_store is not None
     store = ctx.stores[(m.artifact_store, site, region)]
-    common = {"namespace": m.namespace, "service_account": SERVICE_ACCOUNT, "tags": tags,
-              "prefix": cfg.prefix}
+    access = grant_store_access(StoreSite(cfg, p, ctx.networks, {}), name, cluster, store,
+                                m.namespace, SERVICE_ACCOUNT, f"{ARTIFACT_PREFIX}/", tags)
     if site == "aws":
-        from components.aws.workload_identity import StoreAccess, StoreAccessArgs
-
-        assert cfg.sites.aws is not None
-        access = StoreAccess(name, StoreAccessArgs(
-            **common, cluster_name=cluster.cloud.cluster_name, bucket_arn=store.bucket_arn,
-            kms_key_arn=store.key_arn, key_prefix=f"{ARTIFACT_PREFIX}/",
-            account_id=cfg.sites.aws.account_id,
-        ), pulumi.ResourceOptions(providers=[p.aws[region]]))
         return ArtifactTarget(kind="s3", bucket=store.bucket_name, prefix=ARTIFACT_PREFIX,
                               region=region), access
     if site == "gcp":
-        from components.gcp.workload_identity import StoreAccess, StoreAccessArgs
-
-        assert cfg.sites.gcp is not None
-        access = StoreAccess(name, StoreAccessArgs(
-            **common, project=cfg.sites.gcp.project, project_number=cfg.sites.gcp.project_number,
-            bucket_name=store.bucket_name,
-        ), pulumi.ResourceOptions(providers=[p.gcp[region]]))
         return ArtifactTarget(kind="gcs", bucket=store.bucket_name, prefix=ARTIFACT_PREFIX), access
-
-    from components.azure.workload_identity import StoreAccess, StoreAccessArgs
-
-    vnet = ctx.networks.azure[region]
-    access = StoreAccess(name, StoreAccessArgs(
-        **common, resource_group_name=vnet.resource_group_name, location=region,
-        oidc_issuer_url=cluster.cloud.oidc_issuer_url, storage_account_id=store.account_id,
-        container_name=store.container_name,
-    ), pulumi.ResourceOptions(providers=[p.azure[region]]))
     # The storage account refuses public network access, so it is reachable only through a
     # private endpoint, which belongs in the VNet's private-endpoint subnet: allow 443 there.
     endpoints = network_plan.azure_layout(_region_cidr(cfg, site, region))["endpoints"]

@@ -73,3 +73,37 @@ def build_store(where: StoreSite, store: str, site: str, region: str, tags: Stan
         tenant_id=cfg.sites.azure.tenant_id, location=region,
         soft_delete_days=d.soft_delete_days, key_size=d.azure_key_size, **endpoint,
     ), pulumi.ResourceOptions(providers=[providers.azure[region], providers.random], parent=parent))
+
+
+def grant_store_access(where: StoreSite, name: str, cluster: Any, store: Any, namespace: str,
+                       service_account: str, key_prefix: str, tags: StandardTags,
+                       parent: pulumi.Resource | None = None) -> Any:
+    """One ServiceAccount's workload-identity grant to a store on the cluster's cloud (EKS Pod
+    Identity, GKE Workload Identity, Azure Workload Identity); `key_prefix` limits it on S3."""
+    cfg, p = where.cfg, where.providers
+    site, region = cluster.plan.site, cluster.plan.region
+    common = {"namespace": namespace, "service_account": service_account, "tags": tags,
+              "prefix": cfg.prefix}
+    if site == "aws":
+        from components.aws.workload_identity import StoreAccess, StoreAccessArgs
+
+        return StoreAccess(name, StoreAccessArgs(
+            **common, cluster_name=cluster.cloud.cluster_name, bucket_arn=store.bucket_arn,
+            kms_key_arn=store.key_arn, key_prefix=key_prefix,
+            account_id=cfg.sites.aws.account_id,
+        ), pulumi.ResourceOptions(parent=parent, providers=[p.aws[region]]))
+    if site == "gcp":
+        from components.gcp.workload_identity import StoreAccess, StoreAccessArgs
+
+        return StoreAccess(name, StoreAccessArgs(
+            **common, project=cfg.sites.gcp.project, project_number=cfg.sites.gcp.project_number,
+            bucket_name=store.bucket_name,
+        ), pulumi.ResourceOptions(parent=parent, providers=[p.gcp[region]]))
+    from components.azure.workload_identity import StoreAccess, StoreAccessArgs
+
+    vnet = where.networks.azure[region]
+    return StoreAccess(name, StoreAccessArgs(
+        **common, resource_group_name=vnet.resource_group_name, location=region,
+        oidc_issuer_url=cluster.cloud.oidc_issuer_url, storage_account_id=store.account_id,
+        container_name=store.container_name,
+    ), pulumi.ResourceOptions(parent=parent, providers=[p.azure[region]]))

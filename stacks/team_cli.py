@@ -15,7 +15,7 @@ from typing import Any
 
 from stacks.cluster_plan import planned_clusters
 from stacks.plan_diff import diff_lines, diff_plans
-from stacks.preview import PreviewError, load_platform, run_preview
+from stacks.preview import load_platform, run_preview
 from stacks.stackfile import StackFileError, read_stack
 from stacks.team_file import TeamFile
 from stacks.teams_config import team_namespace
@@ -52,13 +52,9 @@ def _csv(value: str | None) -> list[str] | None:
 def _default_sites(cfg: Any, classification: str | None) -> list[str]:
     """Every cluster of the stack where data of the team's classification may live."""
     cls = cfg.residency.classifications.get(classification or cfg.residency.default_classification)
-    out = []
-    for c in planned_clusters(cfg):
-        if c.site == "onprem":
-            out.append(c.ref)
-        elif cls is not None and not cls.on_prem_required and c.region in cls.allowed_regions:
-            out.append(c.ref)
-    return out
+    cloud_ok = cls is not None and not cls.on_prem_required
+    return [c.ref for c in planned_clusters(cfg)
+            if c.site == "onprem" or (cloud_ok and c.region in cls.allowed_regions)]
 
 
 def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
@@ -236,8 +232,9 @@ def team_remove(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         plan = _preview_plan(project_dir, args.stack)
-    except (ConfigError, StackFileError, PreviewError) as err:
-        _err(f"error: stack {args.stack!r} does not preview: {err}")
+    except Exception as err:  # as for add: the program's failure, without a traceback
+        _err(f"error: stack {args.stack!r} does not preview ({type(err).__name__}: {err}); "
+             "nothing was changed")
         return EXIT_PROGRAM
     owned = owned_resources(plan, args.name)
     stateful = [r for r in owned if r["type"] in STATEFUL_TYPES]

@@ -37,7 +37,7 @@ from stacks.config import PlatformConfig
 from stacks.kafka_config import site_ranges
 from stacks.platform_namespaces import CPU_LIMIT_FACTOR, scaled
 from stacks.services import ServiceContext
-from stacks.stores import StoreSite, build_store, store_physical_name
+from stacks.stores import StoreSite, build_store, grant_store_access, store_physical_name
 from stacks.teams_config import (
     Team,
     kafka_sites,
@@ -71,41 +71,19 @@ def _cloud_storage(ctx: ServiceContext, where: StoreSite, team: Team, ref: str,
                    ) -> tuple[dict[str, Any], pulumi.Output[str]]:
     """The team's own store in the cluster's region and its workload-identity grant: the
     TeamEnvironment arguments that go with them, and the store's physical name."""
-    cfg, p = ctx.cfg, ctx.providers
+    cfg = ctx.cfg
     cluster = ctx.clusters[ref]
     site, region = cluster.plan.site, cluster.plan.region
     store = build_store(where, team_store(team.name), site, region, tags, parent)
-    name = f"team-{team.name}-{site}-{region}-access"
-    common = {"namespace": team_namespace(team.name),
-              "service_account": WORKLOAD_SERVICE_ACCOUNT, "tags": tags, "prefix": cfg.prefix}
+    access = grant_store_access(where, f"team-{team.name}-{site}-{region}-access", cluster,
+                                store, team_namespace(team.name), WORKLOAD_SERVICE_ACCOUNT,
+                                f"{TEAM_PREFIX}/", tags, parent)
+    cidrs: tuple[str, ...] = ()
     if site == "aws":
-        from components.aws.workload_identity import StoreAccess, StoreAccessArgs
-
-        access = StoreAccess(name, StoreAccessArgs(
-            **common, cluster_name=cluster.cloud.cluster_name, bucket_arn=store.bucket_arn,
-            kms_key_arn=store.key_arn, key_prefix=f"{TEAM_PREFIX}/",
-            account_id=cfg.sites.aws.account_id,
-        ), pulumi.ResourceOptions(parent=parent, providers=[p.aws[region]]))
         root = pulumi.Output.concat("s3://", store.bucket_name, f"/{TEAM_PREFIX}/")
-        cidrs: tuple[str, ...] = ()
     elif site == "gcp":
-        from components.gcp.workload_identity import StoreAccess, StoreAccessArgs
-
-        access = StoreAccess(name, StoreAccessArgs(
-            **common, project=cfg.sites.gcp.project, project_number=cfg.sites.gcp.project_number,
-            bucket_name=store.bucket_name,
-        ), pulumi.ResourceOptions(parent=parent, providers=[p.gcp[region]]))
         root = pulumi.Output.concat("gs://", store.bucket_name, f"/{TEAM_PREFIX}/")
-        cidrs = ()
     else:
-        from components.azure.workload_identity import StoreAccess, StoreAccessArgs
-
-        vnet = ctx.networks.azure[region]
-        access = StoreAccess(name, StoreAccessArgs(
-            **common, resource_group_name=vnet.resource_group_name, location=region,
-            oidc_issuer_url=cluster.cloud.oidc_issuer_url, storage_account_id=store.account_id,
-            container_name=store.container_name,
-        ), pulumi.ResourceOptions(parent=parent, providers=[p.azure[region]]))
         root = pulumi.Output.concat("wasbs://", store.container_name, "@", store.account_name,
                                     f".blob.core.windows.net/{TEAM_PREFIX}/")
         # The account refuses public access: only its private endpoint's subnet, on 443.
