@@ -1,0 +1,243 @@
+"""Per-team MLflow permissions: the `authorization_function` of MLflow's basic-auth app.
+
+This file runs INSIDE the MLflow server image (MLflow 3.18 with `mlflow[auth,azure]`, which
+brings PyJWT and cryptography); the platform mounts it from a ConfigMap and puts its folder on
+PYTHONPATH. It imports nothing of the platform.
+
+Who a caller is comes from a bearer JWT of the platform's IdP: API clients send their own, and
+the Gateway forwards a signed-in browser's access token (Envoy Gateway OIDC
+`forwardAccessToken`). The token is verified here against the IdP's JWKS (signature, issuer,
+audience, expiry), not taken on trust from the Gateway: pods of client namespaces reach the
+server without passing the Gateway. `Authorization: Basic` is accepted for the break-glass
+admin only (MLflow's own password check); every other basic-auth user is refused, so no IdP
+identity can be shadowed by a password user of the same name.
+
+What a caller may do is MLflow's own RBAC with workspaces enabled
+(`mlflow server --enable-workspaces`): each team has the workspace `team-<name>` with the role
+`team-members`, whose grants the platform's workspace Job keeps equal to the team's tier
+(`reconcile`): EDIT (create, read and change everything in the workspace; delete and manage
+what one created) or MANAGE (workspace admin). This function keeps the caller's role
+assignments equal to the groups in their token on every request (cached for
+`SYNC_TTL_SECONDS` while the token's groups stay the same): a member of a team's group holds
+that team's role, a member of an admin group is an MLflow admin, everyone else holds nothing
+(with workspaces enabled, no grant is no access). Assignments to a `team-` workspace's role
+that the token no longer supports are removed, including those of removed teams; a removed
+team's workspace is kept (its experiments and models are data).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from typing import Any
+
+import jwt
+from flask import g, make_response, request
+from mlflow.entities.workspace import Workspace
+from mlflow.exceptions import MlflowException
+from mlflow.server.workspace_helpers import _get_workspace_store
+from werkzeug.datastructures import Authorization
+
+_log = logging.getLogger("hybridml.mlflow.auth")
+
+MAPPING_ENV = "HYBRIDML_MLFLOW_TEAMS"
+DEFAULT_MAPPING_PATH = "/etc/mlflow/teams/teams.json"
+#: Workspaces whose role assignments this function owns: one exists only while a token says so.
+TEAM_PREFIX = "team-"
+#: The role of a team's members in its workspace.
+ROLE = "team-members"
+#: What the role grants, per tier. EDIT: the workspace-wide USE slot (access and create) plus
+#: EDIT on every experiment, registered model and prompt (runs, versions and artifacts follow
+#: their parent); what a member creates they also MANAGE (MLflow grants it to creators).
+TIERS = {
+    "EDIT": {("workspace", "*"): "USE", ("experiment", "*"): "EDIT",
+             ("registered_model", "*"): "EDIT", ("prompt", "*"): "EDIT"},
+    "MANAGE": {("workspace", "*"): "MANAGE"},
+}
+#: How long a verified identity's grants are trusted before they are compared again.
+SYNC_TTL_SECONDS = 60
+#: Clock skew allowed on `exp`/`nbf`/`iat`.
+LEEWAY_SECONDS = 30
+#: Asymmetric algorithms only: a shared-secret (HS*) token cannot be checked against a JWKS.
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {"mtime": None, "mapping": None, "jwks": None, "synced": {}}
+
+
+def _mapping() -> dict[str, Any]:
+    """The current mapping; re-read (and the grant cache dropped) when the file changed."""
+    path = os.environ.get(MAPPING_ENV, DEFAULT_MAPPING_PATH)
+    mtime = os.stat(path).st_mtime_ns
+    with _lock:
+        if _state["mtime"] == mtime and _state["mapping"] is not None:
+            return _state["mapping"]
+    with open(path, encoding="utf-8") as f:
+        mapping = json.load(f)
+    for name, team in mapping.get("workspaces", {}).items():
+        if not name.startswith(TEAM_PREFIX) or team.get("permission") not in TIERS:
+            raise ValueError(f"{path}: workspace {name!r} is not a team- workspace with "
+                             f"permission {' or '.join(TIERS)}")
+    jwks = jwt.PyJWKClient(mapping["jwksUri"], cache_keys=True, lifespan=300, timeout=10)
+    with _lock:
+        _state.update(mtime=mtime, mapping=mapping, jwks=jwks, synced={})
+    return mapping
+
+
+def reconcile(tracking_uri: str) -> list[str]:
+    """Create the mapping's workspaces and `team-members` roles, and set each role's grants to
+    its team's tier; returns what changed.
+
+    Run by the platform's workspace Job at deploy time, not by the server: MLflow resolves a
+    request's workspace before any authorization function runs, so a workspace has to exist
+    before its first request. Workspaces of removed teams are left alone (their data stays).
+    """
+    from mlflow.server.auth.sqlalchemy_store import SqlAlchemyStore
+
+    mapping = _mapping()
+    workspaces = _get_workspace_store(tracking_uri=tracking_uri)
+    auth = SqlAlchemyStore()
+    auth.init_db(tracking_uri)
+    existing = {w.name for w in workspaces.list_workspaces()}
+    changed = []
+    for name, team in sorted(mapping.get("workspaces", {}).items()):
+        if name not in existing:
+            _create(lambda: workspaces.create_workspace(
+                Workspace(name=name, description=team.get("description"))))
+            changed.append(f"workspace {name}")
+        try:
+            role = auth.get_role_by_name(name, ROLE)
+        except MlflowException:
+            role = _create(lambda: auth.create_role(ROLE, name, f"Members of {name}")) \
+                or auth.get_role_by_name(name, ROLE)
+            changed.append(f"role {name}/{ROLE}")
+        want = TIERS[team["permission"]]
+        have = {(p.resource_type, p.resource_pattern): p for p in auth.list_role_permissions(role.id)}
+        for key, perm in want.items():
+            if key not in have:
+                auth.add_role_permission(role.id, key[0], key[1], perm)
+            elif have[key].permission != perm:
+                auth.update_role_permission(have[key].id, perm)
+            else:
+                continue
+            changed.append(f"grant {name}/{ROLE} {key[0]}:{key[1]}={perm}")
+        for key in have.keys() - want.keys():
+            auth.remove_role_permission(have[key].id)
+            changed.append(f"revoke {name}/{ROLE} {key[0]}:{key[1]}")
+    return changed
+
+
+def _create(make):
+    """`make()`, or None when a concurrent run created the same thing first."""
+    try:
+        return make()
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return None
+
+
+def _claims(token: str, mapping: dict[str, Any]) -> dict[str, Any]:
+    key = _state["jwks"].get_signing_key_from_jwt(token)
+    return jwt.decode(
+        token, key.key, algorithms=ALGORITHMS, audience=mapping["audiences"],
+        issuer=mapping["issuer"], leeway=LEEWAY_SECONDS,
+        options={"require": ["exp", "iss", "aud"]})
+
+
+def _identity(claims: dict[str, Any], mapping: dict[str, Any]) -> tuple[str | None, frozenset[str]]:
+    username = next((str(claims[c]) for c in mapping.get("usernameClaims", ["sub"])
+                     if isinstance(claims.get(c), str) and claims[c]), None)
+    groups: set[str] = set()
+    for c in mapping.get("groupClaims", ["groups"]):
+        value = claims.get(c)
+        if isinstance(value, str):
+            groups.add(value)
+        elif isinstance(value, list):
+            groups.update(v for v in value if isinstance(v, str))
+    return username, frozenset(groups)
+
+
+def desired_roles(groups: frozenset[str], mapping: dict[str, Any]) -> tuple[bool, set[str]]:
+    """(admin?, the team workspaces whose role `groups` entitle to)."""
+    admin = bool(groups & set(mapping.get("adminGroups", [])))
+    teams = {name for name, team in mapping.get("workspaces", {}).items()
+             if groups & set(team.get("groups", []))}
+    return admin, teams
+
+
+def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> None:
+    from mlflow.server import auth as mlflow_auth
+
+    now = time.monotonic()
+    with _lock:
+        seen = _state["synced"].get(username)
+        if seen and seen[0] == groups and seen[1] > now:
+            return
+    store = mlflow_auth.store
+    admin, teams = desired_roles(groups, mapping)
+    if not store.has_user(username):
+        # Unusable password: IdP users never log in with basic auth (refused below anyway).
+        _create(lambda: store.create_user(username, secrets.token_urlsafe(48), is_admin=admin))
+    user = store.get_user(username)
+    if user.is_admin != admin:
+        store.update_user(username, is_admin=admin)
+    held = {r.workspace: r for r in store.list_user_roles(user.id)
+            if r.name == ROLE and r.workspace.startswith(TEAM_PREFIX)}
+    for ws in teams - held.keys():
+        try:
+            role = store.get_role_by_name(ws, ROLE)
+        except MlflowException:
+            _log.warning("no role %s in workspace %s yet: has the workspace Job run?", ROLE, ws)
+            continue
+        _create(lambda: store.assign_role_to_user(user.id, role.id))
+    for ws in held.keys() - teams:
+        store.unassign_role_from_user(user.id, held[ws].id)
+    with _lock:
+        _state["synced"][username] = (groups, now + SYNC_TTL_SECONDS)
+
+
+def _refuse(reason: str):
+    _log.info("refused: %s", reason)
+    res = make_response("Not authenticated: send a bearer token of the platform's identity provider.")
+    res.status_code = 401
+    res.headers["WWW-Authenticate"] = 'Bearer realm="mlflow"'
+    return res
+
+
+def authenticate():
+    """MLflow's `authorization_function`: an `Authorization` naming the caller, or a 401."""
+    from mlflow.server import auth as mlflow_auth
+
+    cached = getattr(g, "hybridml_authorization", None)
+    if cached is not None:
+        return cached
+    mapping = _mapping()
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "basic":
+        basic = request.authorization
+        if basic is None or basic.username != mlflow_auth.auth_config.admin_username:
+            return _refuse("basic auth is for the break-glass admin only")
+        result = mlflow_auth.authenticate_request_basic_auth()
+    elif scheme.lower() == "bearer" and credentials.strip():
+        try:
+            claims = _claims(credentials.strip(), mapping)
+        except (jwt.PyJWTError, jwt.PyJWKClientError) as exc:
+            return _refuse(f"invalid token: {exc}")
+        username, groups = _identity(claims, mapping)
+        if not username:
+            return _refuse("the token names no user (usernameClaims)")
+        if username == mlflow_auth.auth_config.admin_username:
+            return _refuse(f"{username!r} is the break-glass admin's name, not an IdP user")
+        _sync(username, groups, mapping)
+        result = Authorization("bearer", {"username": username})
+    else:
+        return _refuse("no credentials")
+    if isinstance(result, Authorization):
+        g.hybridml_authorization = result
+    return result

@@ -1,0 +1,302 @@
+"""Per-team MLflow permissions, against a real MLflow server.
+
+The server is the pinned MLflow (tests/mlflow_server/requirements.txt, the version of the
+platform's image) run the way the platform runs it: `--app-name basic-auth --enable-workspaces`,
+NO_PERMISSIONS by default, tracking and auth tables in one database, and the platform's
+authorization function (components/kubernetes/mlflow_plugin/hybridml_team_auth.py) with the
+mapping the Pulumi program writes. Tokens come from a local test IdP whose JWKS is served here.
+
+`make test` installs that environment (.venv-mlflow) and points HYBRIDML_MLFLOW_VENV at it;
+without it these tests are skipped (a plain `pytest` on a machine without the environment).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from components.kubernetes import mlflow_auth
+from components.kubernetes.mlflow import DB_UPGRADE_SCRIPT
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = os.environ.get("HYBRIDML_MLFLOW_VENV")
+pytestmark = pytest.mark.skipif(not VENV, reason="HYBRIDML_MLFLOW_VENV not set (make test sets it)")
+
+ISSUER = "https://idp.test/realms/ml"
+AUDIENCE = "mlflow"
+ADMIN_PASSWORD = "break-glass-password-0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _claims(user: str | None, groups: list[str], **over):
+    c = {"iss": ISSUER, "aud": AUDIENCE, "exp": 600, "iat": 0, "groups": groups}
+    if user:
+        c["preferred_username"] = user
+    c.update(over)
+    return c
+
+
+TOKENS = [
+    {"name": "alice", "claims": _claims("alice@example.com", ["team-fraud"])},
+    {"name": "bob", "claims": _claims("bob@example.com", ["team-vision"])},
+    {"name": "carol", "claims": _claims("carol@example.com", ["team-fraud", "team-vision"])},
+    {"name": "alice-left", "claims": _claims("alice@example.com", [])},
+    {"name": "nobody", "claims": _claims("dave@example.com", ["sales"])},
+    {"name": "ops", "claims": _claims("ops@example.com", ["platform-admins"])},
+    {"name": "expired", "claims": _claims("alice@example.com", ["team-fraud"], exp=-120)},
+    {"name": "wrong-aud", "claims": _claims("alice@example.com", ["team-fraud"], aud="other")},
+    {"name": "wrong-iss", "claims": _claims("alice@example.com", ["team-fraud"], iss="https://evil")},
+    {"name": "forged", "key": "stranger", "claims": _claims("alice@example.com", ["platform-admins"])},
+    {"name": "as-admin", "claims": _claims("admin", ["platform-admins"])},
+]
+
+
+def _mapping(jwks_uri: str, teams: list[mlflow_auth.TeamGrant]) -> str:
+    return mlflow_auth.teams_json(
+        mlflow_auth.TeamAuthSettings(
+            issuer=ISSUER, audiences=(AUDIENCE,), jwks_uri=jwks_uri,
+            admin_groups=("platform-admins",)),
+        teams)
+
+
+class Server:
+    def __init__(self, url: str, tokens: dict[str, str], mapping_path: Path, jwks_uri: str, ensure):
+        self.url, self.tokens, self.mapping_path, self.jwks_uri = url, tokens, mapping_path, jwks_uri
+        self.ensure_workspaces = ensure
+
+    def call(self, method: str, path: str, token: str | None = None, body: dict | None = None,
+             workspace: str | None = None, basic: tuple[str, str] | None = None):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {self.tokens[token]}")
+        if basic:
+            req.add_header("Authorization", "Basic " + base64.b64encode(":".join(basic).encode()).decode())
+        if workspace:
+            req.add_header("X-MLFLOW-WORKSPACE", workspace)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                return e.code, json.loads(raw or b"{}")
+            except ValueError:
+                return e.code, {"text": raw.decode(errors="replace")}
+
+    def create_experiment(self, token: str, workspace: str | None, name: str):
+        return self.call("POST", "/api/2.0/mlflow/experiments/create", token, {"name": name}, workspace)
+
+    def set_teams(self, teams: list[mlflow_auth.TeamGrant]) -> None:
+        self.mapping_path.write_text(_mapping(self.jwks_uri, teams))
+        time.sleep(0.05)  # a new mtime
+
+
+FRAUD = mlflow_auth.TeamGrant(workspace="team-fraud", groups=("team-fraud",), permission="MANAGE",
+                              description="fraud (ML-4200)")
+VISION = mlflow_auth.TeamGrant(workspace="team-vision", groups=("team-vision", "0c1d"), permission="EDIT",
+                               description="vision (ML-4300)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mlflow")
+    python = Path(VENV) / "bin" / "python"
+    out = subprocess.run([str(python), str(ROOT / "tests/mlflow_server/idp.py"), str(tmp)],
+                         input=json.dumps(TOKENS), capture_output=True, text=True, check=True)
+    tokens = json.loads(out.stdout)
+
+    jwks = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp)))
+    threading.Thread(target=jwks.serve_forever, daemon=True).start()
+    jwks_uri = f"http://127.0.0.1:{jwks.server_address[1]}/jwks.json"
+
+    mapping = tmp / "teams.json"
+    mapping.write_text(_mapping(jwks_uri, [FRAUD, VISION]))
+    db = f"sqlite:///{tmp / 'mlflow.db'}"
+    ini = tmp / "basic_auth.ini"
+    ini.write_text(mlflow_auth.auth_ini(db))
+    (tmp / "plugin").mkdir()
+    (tmp / "plugin" / mlflow_auth.PLUGIN_FILE).write_text(mlflow_auth.plugin_source())
+    # The platform's migration Job: tracking schema, then the auth schema, before any server.
+    subprocess.run([str(python), "-c", DB_UPGRADE_SCRIPT], check=True, timeout=300,
+                   env={**os.environ, "MLFLOW_BACKEND_STORE_URI": db},
+                   capture_output=True)
+    python_env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": db,
+                  **mlflow_auth.job_env(str(tmp / "plugin"), str(mapping))}
+    ensure = partial(subprocess.run, [str(python), "-c", mlflow_auth.WORKSPACES_SCRIPT], check=True,
+                     timeout=120, env=python_env, capture_output=True, text=True)
+    out = ensure().stdout
+    assert "workspace team-fraud" in out and "role team-vision/team-members" in out, out
+    port = _free_port()
+    env = {**os.environ, **mlflow_auth.server_env(str(ini), str(tmp / "plugin"), str(mapping)),
+           "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD, "MLFLOW_FLASK_SERVER_SECRET_KEY": "k" * 32}
+    log = open(tmp / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(Path(VENV) / "bin" / "mlflow"), "server", *mlflow_auth.SERVER_FLAGS,
+         "--backend-store-uri", db, "--artifacts-destination", (tmp / "artifacts").as_uri(),
+         "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            if proc.poll() is not None:
+                raise AssertionError("mlflow server exited:\n" + (tmp / "server.log").read_text()[-4000:])
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("mlflow server did not start:\n" + (tmp / "server.log").read_text()[-4000:])
+        yield Server(url, tokens, mapping, jwks_uri, ensure)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        jwks.shutdown()
+        log.close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_a_member_works_in_the_team_workspace_and_no_other(server):
+    status, body = server.create_experiment("alice", "team-fraud", "fraud-baseline")
+    assert status == 200, body
+    exp_id = body["experiment_id"]
+    status, _ = server.call("POST", "/api/2.0/mlflow/runs/create", "alice",
+                            {"experiment_id": exp_id}, "team-fraud")
+    assert status == 200
+    # Another team's workspace, and the default one, are closed to her.
+    assert server.create_experiment("alice", "team-vision", "sneaky")[0] == 403
+    assert server.create_experiment("alice", None, "in-default")[0] == 403
+    # Nor can someone of another team read her experiment, from any workspace.
+    assert server.call("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp_id}", "bob",
+                       workspace="team-vision")[0] in (403, 404)
+    assert server.call("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp_id}", "bob",
+                       workspace="team-fraud")[0] == 403
+
+
+def test_search_shows_only_the_callers_team(server):
+    assert server.create_experiment("alice", "team-fraud", "fraud-search")[0] == 200
+    assert server.create_experiment("carol", "team-vision", "vision-search")[0] == 200
+    status, body = server.call("POST", "/api/2.0/mlflow/experiments/search", "bob",
+                               {"max_results": 100}, "team-vision")
+    assert status == 200
+    names = {e["name"] for e in body.get("experiments", [])}
+    assert "vision-search" in names and not any(n.startswith("fraud") for n in names)
+
+
+def test_edit_members_work_in_each_others_experiments_but_delete_only_their_own(server):
+    status, body = server.create_experiment("carol", "team-vision", "vision-carol")
+    assert status == 200
+    exp_id = body["experiment_id"]
+    # bob (EDIT on team-vision) reads carol's experiment and logs a run with a metric into it.
+    assert server.call("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp_id}", "bob",
+                       workspace="team-vision")[0] == 200
+    status, run = server.call("POST", "/api/2.0/mlflow/runs/create", "bob",
+                              {"experiment_id": exp_id}, "team-vision")
+    assert status == 200, run
+    run_id = run["run"]["info"]["run_id"]
+    assert server.call("POST", "/api/2.0/mlflow/runs/log-metric", "bob",
+                       {"run_id": run_id, "key": "auc", "value": 0.9, "timestamp": 0},
+                       "team-vision")[0] == 200
+    # He may not delete carol's experiment, but may delete his own.
+    assert server.call("POST", "/api/2.0/mlflow/experiments/delete", "bob",
+                       {"experiment_id": exp_id}, "team-vision")[0] == 403
+    status, own = server.create_experiment("bob", "team-vision", "vision-bob")
+    assert status == 200
+    assert server.call("POST", "/api/2.0/mlflow/experiments/delete", "bob",
+                       {"experiment_id": own["experiment_id"]}, "team-vision")[0] == 200
+
+
+def test_edit_members_register_models_in_their_workspace_only(server):
+    assert server.call("POST", "/api/2.0/mlflow/registered-models/create", "bob",
+                       {"name": "vision-classifier"}, "team-vision")[0] == 200
+    assert server.call("GET", "/api/2.0/mlflow/registered-models/get?name=vision-classifier",
+                       "carol", workspace="team-vision")[0] == 200
+    assert server.call("GET", "/api/2.0/mlflow/registered-models/get?name=vision-classifier",
+                       "alice", workspace="team-vision")[0] == 403
+
+
+def test_someone_in_no_team_gets_nothing(server):
+    assert server.create_experiment("nobody", "team-fraud", "x")[0] == 403
+    assert server.create_experiment("nobody", None, "x")[0] == 403
+
+
+def test_leaving_the_group_revokes_access_on_the_next_token(server):
+    assert server.create_experiment("alice", "team-fraud", "before-leaving")[0] == 200
+    # Her next token no longer carries the group: the grant goes (no cache for a changed token).
+    assert server.create_experiment("alice-left", "team-fraud", "after-leaving")[0] == 403
+    assert server.create_experiment("alice", "team-fraud", "back-again")[0] == 200
+
+
+def test_admin_group_administers_every_workspace(server):
+    assert server.create_experiment("ops", None, "platform-default")[0] == 200
+    assert server.create_experiment("ops", "team-fraud", "ops-in-fraud")[0] == 200
+
+
+@pytest.mark.parametrize("token", ["expired", "wrong-aud", "wrong-iss", "forged"])
+def test_tokens_that_do_not_verify_are_refused(server, token):
+    status, _ = server.create_experiment(token, "team-fraud", f"by-{token}")
+    assert status == 401
+
+
+def test_no_credentials_and_basic_users_are_refused_but_break_glass_admin_works(server):
+    assert server.create_experiment(None, "team-fraud", "anon")[0] == 401
+    assert server.call("POST", "/api/2.0/mlflow/experiments/create", body={"name": "pw"},
+                       basic=("alice@example.com", "whatever-password"))[0] == 401
+    # An IdP identity may not take the break-glass admin's name.
+    assert server.create_experiment("as-admin", None, "impostor")[0] == 401
+    status, _ = server.call("POST", "/api/2.0/mlflow/experiments/create", body={"name": "break-glass"},
+                            basic=("admin", ADMIN_PASSWORD))
+    assert status == 200
+
+
+def test_health_is_open_for_probes(server):
+    with urllib.request.urlopen(server.url + "/health", timeout=5) as r:
+        assert r.status == 200
+
+
+def test_a_new_team_gets_its_workspace_from_the_job_and_access_without_a_restart(server):
+    ml = mlflow_auth.TeamGrant(workspace="team-ml", groups=("team-ml",), permission="MANAGE")
+    server.set_teams([FRAUD, VISION, ml])
+    try:
+        assert "workspace team-ml;" in server.ensure_workspaces().stdout
+        assert "changed: nothing" in server.ensure_workspaces().stdout
+        # carol is not in team-ml; ops (admin) sees the new workspace exists.
+        assert server.create_experiment("ops", "team-ml", "ml-first")[0] == 200
+        assert server.create_experiment("carol", "team-ml", "no")[0] == 403
+    finally:
+        server.set_teams([FRAUD, VISION])
+
+
+def test_a_removed_team_loses_access_but_keeps_its_data(server):
+    assert server.create_experiment("carol", "team-fraud", "fraud-kept")[0] == 200
+    server.set_teams([VISION])
+    try:
+        assert server.create_experiment("carol", "team-fraud", "after-removal")[0] == 403
+        status, body = server.call("POST", "/api/2.0/mlflow/experiments/search", "ops",
+                                   {"max_results": 1000}, "team-fraud")
+        assert status == 200 and "fraud-kept" in {e["name"] for e in body["experiments"]}
+    finally:
+        server.set_teams([FRAUD, VISION])
