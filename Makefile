@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
+# The MLflow server the team-permission tests run (tests/mlflow_server/requirements.txt says
+# why --no-deps).
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
+
 .PHONY: preview preview-prod test bench
 
 $(STAMP): requirements.txt pyproject.toml
@@ -12,14 +17,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+$(MLFLOW_STAMP): tests/mlflow_server/requirements.txt
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r tests/mlflow_server/requirements.txt
+	touch $(MLFLOW_STAMP)
+
 preview: $(STAMP)
 	$(VENV)/bin/hybrid-ml preview dev
 
 preview-prod: $(STAMP)
 	$(VENV)/bin/hybrid-ml preview prod
 
-test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+test: $(STAMP) $(MLFLOW_STAMP)
+	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) $(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/preview_bench.py

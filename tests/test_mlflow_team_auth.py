@@ -94,7 +94,11 @@ class Server:
             req.add_header("X-MLFLOW-WORKSPACE", workspace)
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
-                return r.status, json.loads(r.read() or b"{}")
+                raw = r.read()
+                try:
+                    return r.status, json.loads(raw or b"{}")
+                except ValueError:
+                    return r.status, {"text": raw.decode(errors="replace")}
         except urllib.error.HTTPError as e:
             raw = e.read()
             try:
@@ -152,7 +156,7 @@ def server(tmp_path_factory):
     proc = subprocess.Popen(
         [str(Path(VENV) / "bin" / "mlflow"), "server", *mlflow_auth.SERVER_FLAGS,
          "--backend-store-uri", db, "--artifacts-destination", (tmp / "artifacts").as_uri(),
-         "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+         "--serve-artifacts", "--expose-prometheus", str(tmp / "metrics"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -277,6 +281,19 @@ def test_health_is_open_for_probes(server):
         assert r.status == 200
 
 
+def test_prometheus_scrapes_metrics_without_credentials_and_nothing_else_is_open(server):
+    status, body = server.call("GET", "/metrics")
+    assert status == 200 and "mlflow_http_request" in body["text"], body
+    # Only that exact path and method.
+    assert server.call("GET", "/metrics/../api/2.0/mlflow/experiments/search")[0] == 401
+    assert server.call("POST", "/metrics")[0] in (401, 405)
+
+
+def test_the_ui_loads_for_a_member(server):
+    status, body = server.call("GET", "/", "alice", workspace="team-fraud")
+    assert status == 200 and "<html" in body["text"].lower()
+
+
 def test_a_new_team_gets_its_workspace_from_the_job_and_access_without_a_restart(server):
     ml = mlflow_auth.TeamGrant(workspace="team-ml", groups=("team-ml",), permission="MANAGE")
     server.set_teams([FRAUD, VISION, ml])
@@ -300,3 +317,4 @@ def test_a_removed_team_loses_access_but_keeps_its_data(server):
         assert status == 200 and "fraud-kept" in {e["name"] for e in body["experiments"]}
     finally:
         server.set_teams([FRAUD, VISION])
+

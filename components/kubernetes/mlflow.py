@@ -36,10 +36,12 @@ from urllib.parse import quote, urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator, model_validator
 
-from components.kubernetes import gateway
+from components.kubernetes import gateway, mlflow_auth
 from components.kubernetes.charts import image
+from components.kubernetes.mlflow_auth import TeamAuthSettings, TeamGrant
 from components.kubernetes.namespace import in_namespace, network_policy, object_labels
 from components.tags import StandardTags
 
@@ -100,6 +102,11 @@ else:
     print("empty database: creating the MLflow schema", flush=True)
     utils._initialize_tables(engine)
 print("schema at revision", utils._get_schema_version(engine), flush=True)
+# The auth app's tables (users, roles, grants) live in the same database, migrated here too:
+# every worker of every replica would otherwise run the same migrations at once on first start.
+from mlflow.server.auth.db import utils as auth_utils
+auth_utils.migrate_if_needed(engine, "head")
+print("auth schema migrated", flush=True)
 """
 BACKEND_SECRET = f"{APP}-backend-store"
 BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
@@ -264,6 +271,20 @@ class OidcAuth(BaseModel):
                                      description="`iss` of bearer tokens; default issuer_url.")
     audiences: tuple[str, ...] = Field(min_length=1, max_length=8,
                                        description="Accepted `aud` of bearer tokens.")
+    username_claims: tuple[str, ...] = Field(
+        default=("preferred_username", "email", "sub"), min_length=1,
+        description="Claims naming the MLflow user, the first present wins.")
+    group_claims: tuple[str, ...] = Field(default=("groups", "roles"), min_length=1,
+                                          description="Claims listing the caller's groups.")
+    admin_groups: tuple[str, ...] = Field(default=(), description="Groups of MLflow admins.")
+    idp_cidrs: tuple[str, ...] = Field(
+        default=(), description="Private ranges of the IdP (its JWKS), when it is not public.")
+
+    def team_auth(self) -> TeamAuthSettings:
+        return TeamAuthSettings(
+            issuer=self.token_issuer or self.issuer_url, audiences=self.audiences,
+            jwks_uri=self.jwks_uri, username_claims=self.username_claims,
+            group_claims=self.group_claims, admin_groups=self.admin_groups)
 
 
 class ContainerResources(BaseModel):
@@ -308,7 +329,10 @@ class TrackingServerArgs(BaseModel):
                                           description="Server container requests and limits.")
     database: DatabaseConnection = Field(description="The backend store.")
     artifacts: ArtifactTarget = Field(description="The artifact store of this site.")
-    oidc: OidcAuth = Field(description="Gateway authentication.")
+    oidc: OidcAuth = Field(description="Gateway authentication, and whom MLflow's own auth trusts.")
+    teams: tuple[TeamGrant, ...] = Field(
+        default=(), description="Team workspaces and the groups that may use them; without a "
+        "team or admin group a signed-in user may do nothing.")
     service_account_annotations: dict[str, StrInput] = Field(
         default_factory=dict, description="Workload identity annotations (StoreAccess outputs).")
     pod_labels: dict[str, str] = Field(default_factory=dict,

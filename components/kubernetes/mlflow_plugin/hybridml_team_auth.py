@@ -10,7 +10,8 @@ the Gateway forwards a signed-in browser's access token (Envoy Gateway OIDC
 audience, expiry), not taken on trust from the Gateway: pods of client namespaces reach the
 server without passing the Gateway. `Authorization: Basic` is accepted for the break-glass
 admin only (MLflow's own password check); every other basic-auth user is refused, so no IdP
-identity can be shadowed by a password user of the same name.
+identity can be shadowed by a password user of the same name. `GET /metrics` without
+credentials is Prometheus's scrape (see `authenticate`).
 
 What a caller may do is MLflow's own RBAC with workspaces enabled
 (`mlflow server --enable-workspaces`): each team has the workspace `team-<name>` with the role
@@ -64,6 +65,9 @@ SYNC_TTL_SECONDS = 60
 LEEWAY_SECONDS = 30
 #: Asymmetric algorithms only: a shared-secret (HS*) token cannot be checked against a JWKS.
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+#: Served by `--expose-prometheus`; scraped by Prometheus without credentials.
+METRICS_PATH = "/metrics"
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {"mtime": None, "mapping": None, "jwks": None, "synced": {}}
@@ -219,9 +223,14 @@ def authenticate():
     mapping = _mapping()
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
+    admin_name = mlflow_auth.auth_config.admin_username
+    if not header and request.method == "GET" and request.path == METRICS_PATH:
+        # Prometheus scrapes without credentials. The auth app fails closed on routes it has
+        # no rule for (/metrics is one), so the scrape runs as the admin, for this path only.
+        return Authorization("basic", {"username": admin_name})
     if scheme.lower() == "basic":
         basic = request.authorization
-        if basic is None or basic.username != mlflow_auth.auth_config.admin_username:
+        if basic is None or basic.username != admin_name:
             return _refuse("basic auth is for the break-glass admin only")
         result = mlflow_auth.authenticate_request_basic_auth()
     elif scheme.lower() == "bearer" and credentials.strip():
@@ -232,7 +241,7 @@ def authenticate():
         username, groups = _identity(claims, mapping)
         if not username:
             return _refuse("the token names no user (usernameClaims)")
-        if username == mlflow_auth.auth_config.admin_username:
+        if username == admin_name:
             return _refuse(f"{username!r} is the break-glass admin's name, not an IdP user")
         _sync(username, groups, mapping)
         result = Authorization("bearer", {"username": username})
