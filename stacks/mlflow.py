@@ -27,6 +27,7 @@ from components.kubernetes.mlflow import (
     TrackingServer,
     TrackingServerArgs,
 )
+from components.kubernetes.mlflow_auth import TeamGrant
 from components.tags import StandardTags
 from stacks.cluster_plan import ONPREM
 from stacks.clusters import Cluster
@@ -34,6 +35,7 @@ from stacks.config import PROJECT, PlatformConfig
 from stacks.mlflow_config import ONPREM_INSTANCES, Mlflow
 from stacks.services import ServiceContext
 from stacks.stores import StoreSite, grant_store_access
+from stacks.teams_config import team_namespace
 
 #: Stack output: per cluster name the MLflow URL, database kind/host and artifact URI.
 OUTPUT = "mlflow"
@@ -186,10 +188,13 @@ def build_mlflow(ctx: ServiceContext) -> None:
     if not m.clusters:
         return
     client_secret = pulumi.Config(PROJECT).require_secret(m.oidc.client_secret_key)
-    oidc = OidcAuth(issuer_url=m.oidc.issuer_url, client_id=m.oidc.client_id,
-                    client_secret=client_secret, scopes=tuple(m.oidc.scopes),
-                    jwks_uri=m.oidc.jwks_uri, token_issuer=m.oidc.token_issuer,
-                    audiences=tuple(m.oidc.audiences))
+    o = m.oidc
+    oidc = OidcAuth(issuer_url=o.issuer_url, client_id=o.client_id,
+                    client_secret=client_secret, scopes=tuple(o.scopes),
+                    jwks_uri=o.jwks_uri, token_issuer=o.token_issuer,
+                    audiences=tuple(o.audiences), admin_groups=tuple(o.admin_groups),
+                    username_claims=tuple(o.username_claims), group_claims=tuple(o.group_claims),
+                    idp_cidrs=tuple(str(c) for c in o.idp_cidrs))
     store_cfg = next((s for s in cfg.storage.stores if s.name == m.artifact_store), None)
     classification = cfg.store_classification(store_cfg) if store_cfg else None
     tags = ctx.tags.with_classification(classification) if classification else ctx.tags
@@ -209,6 +214,10 @@ def build_mlflow(ctx: ServiceContext) -> None:
                                         username=db.username, password=db.password,
                                         sslmode=db.sslmode, **db_place),
             artifacts=artifacts, oidc=oidc,
+            teams=tuple(TeamGrant(workspace=team_namespace(t.name), groups=t.idp_groups,
+                                  permission=t.mlflow_permission,
+                                  description=f"{t.name}: {t.owner} ({t.cost_center})")
+                        for t in cfg.teams if ref in t.sites),
             service_account_annotations=dict(access.service_account_annotations) if access else {},
             pod_labels=dict(access.pod_labels) if access else {},
             pod_cidrs=_pod_cidrs(cfg, cluster),
@@ -216,7 +225,7 @@ def build_mlflow(ctx: ServiceContext) -> None:
             zone_spread="preferred" if site == ONPREM else "required",
             monitoring_crds=ctx.monitoring_crds.get(ref),
             wait_for=tuple(wait), tags=tags,
-        ), pulumi.ResourceOptions(providers=[cluster.provider]))
+        ), pulumi.ResourceOptions(providers=[cluster.provider, ctx.providers.random]))
         ctx.mlflow_urls[ref] = server.internal_url
         ctx.mlflow_gateway_urls[ref] = server.url
         summary[cname] = {

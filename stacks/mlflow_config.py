@@ -78,8 +78,23 @@ class MlflowOidc(ConfigModel):
     """`iss` of the automation tokens when it differs from issuerUrl (e.g. Entra ID v1 tokens:
     https://sts.windows.net/<tenant>/); default: issuerUrl."""
     audiences: list[str] = Field(min_length=1, max_length=8)
-    """Accepted `aud` values of automation tokens (client-credentials tokens from the same IdP),
-    e.g. [mlflow] or [api://mlflow]. Tokens for other audiences are refused."""
+    """Accepted `aud` values of bearer tokens, e.g. [mlflow] or [api://mlflow]; tokens for other
+    audiences are refused. A signed-in browser's access token is checked the same way (the Gateway
+    forwards it to MLflow), so `scopes` must ask for a token of this audience (Entra ID:
+    `<clientId>/.default`)."""
+    admin_groups: list[str] = Field(default_factory=list, max_length=16)
+    """Groups (values of groupClaims) whose members are MLflow admins: every workspace, user and
+    grant. Everyone else may do only what their teams grant (`teams[].mlflowPermission`)."""
+    username_claims: list[str] = Field(default_factory=lambda: ["preferred_username", "email", "sub"],
+                                       min_length=1, max_length=8)
+    """Claims naming the MLflow user, the first present wins (`sub` names service principals)."""
+    group_claims: list[str] = Field(default_factory=lambda: ["groups", "roles"], min_length=1,
+                                    max_length=8)
+    """Claims listing the caller's groups, matched against `teams[].group` and
+    `teams[].azureGroupObjectId` (Entra ID puts group object ids in `groups`, app roles in `roles`)."""
+    idp_cidrs: list[Cidr] = Field(default_factory=list, max_length=16)
+    """Private address ranges of the IdP, when its JWKS is not on the public internet: MLflow
+    fetches the signing keys itself, and its egress admits public HTTPS and these ranges on 443."""
 
 
 class MlflowOnPremArtifacts(ConfigModel):
@@ -186,6 +201,11 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     def add(loc: tuple[Any, ...], value: Any, allowed: str) -> None:
         out.append(ConfigProblem(_path(("services", "mlflow", *loc)), value, allowed))
 
+    for k, cidr in enumerate(m.oidc.idp_cidrs):
+        if ipaddress.ip_network(str(cidr)).is_global:
+            add(("oidc", "idpCidrs", k), str(cidr),
+                "a non-public range (public HTTPS is admitted already): 10.0.0.0/8, "
+                "172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10")
     refs = clusters_by_ref(cfg)
     known = ", ".join(refs) or "none (configure kubernetes first)"
     stores = [s.name for s in cfg.storage.stores]

@@ -74,6 +74,8 @@ def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
     topics = _csv(args.topics)
     if topics:
         entry["topics"] = [{"name": t} for t in topics]
+    if args.mlflow_permission:
+        entry["mlflowPermission"] = args.mlflow_permission
     return entry
 
 
@@ -148,7 +150,8 @@ def _flag(problem: ConfigProblem, index: int) -> ConfigProblem:
     flags = {"sites": "--sites", "gpus": "--gpus", "dataClassification": "--data-classification",
              "owner": "--owner", "costCenter": "--cost-center", "name": "NAME",
              "group": "--group", "topics": "--topics", "awsRoleArn": "--aws-role-arn",
-             "azureGroupObjectId": "--azure-group-object-id"}
+             "azureGroupObjectId": "--azure-group-object-id",
+             "mlflowPermission": "--mlflow-permission"}
     for key, flag in flags.items():
         if f".teams[{index}].{key}" in problem.path:
             return ConfigProblem(f"{problem.path} ({flag})", problem.value, problem.allowed)
@@ -164,11 +167,11 @@ def team_list(args: argparse.Namespace) -> int:
         print(f"No teams in stack {args.stack!r}; add one with `hybrid-ml team add NAME "
               f"--stack {args.stack} --owner ... --cost-center ...`")
         return EXIT_OK
-    rows = [("TEAM", "NAMESPACE", "OWNER", "COST CENTER", "CLASS", "GPUS", "SITES")]
+    rows = [("TEAM", "NAMESPACE", "OWNER", "COST CENTER", "CLASS", "GPUS", "MLFLOW", "SITES")]
     for t in cfg.teams:
         rows.append((t.name, team_namespace(t.name), t.owner, t.cost_center,
                      t.data_classification or cfg.residency.default_classification,
-                     str(t.gpus), ", ".join(t.sites)))
+                     str(t.gpus), t.mlflow_permission, ", ".join(t.sites)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
@@ -292,6 +295,10 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("--azure-group-object-id",
                      help="the team's Entra group object id (needed on AKS sites)")
     add.add_argument("--topics", help="comma-separated Kafka topics (named NAME-<topic>)")
+    add.add_argument("--mlflow-permission", choices=("EDIT", "MANAGE"),
+                     help="what the group may do in the team's MLflow workspace: EDIT (default: "
+                          "create, read and change everything, delete one's own) or MANAGE "
+                          "(also delete anything and grant access)")
     add.add_argument("--no-preview", action="store_true",
                      help="only validate and write; skip the before/after preview")
     add.set_defaults(func=team_add)

@@ -139,21 +139,18 @@ def build_teams(ctx: ServiceContext, where: StoreSite) -> None:
                                       ctx.providers.aws[cluster.plan.region]]))
             kafka = _kafka(ctx, team, ref)
             mlflow = ctx.mlflow_gateway_urls.get(ref)
-            # Every site with MLflow keeps the team's artifacts under its own prefix of the
-            # site's MLflow store, through MLflow's proxy (the team holds no keys for it).
-            location = f"mlflow-artifacts:/teams/{team.name}/" if mlflow else None
             TeamEnvironment(f"team-{team.name}-{cluster.plan.name}", TeamEnvironmentArgs(
                 team=team.name, namespace=team_namespace(team.name),
                 group=team.group_on(cluster.plan.site),
                 quota=_quota(team), tags=tags, mlflow_url=mlflow,
-                mlflow_artifact_location=location, kafka=kafka,
+                mlflow_workspace=team_namespace(team.name) if mlflow else None, kafka=kafka,
                 wait_for=tuple(cluster.addons.namespaces.values()), **storage,
             ), pulumi.ResourceOptions(parent=group, providers=[cluster.provider,
                                                                  ctx.providers.tls]))
             placed[cluster.plan.name] = {
                 "cluster": ref, "namespace": team_namespace(team.name),
                 "store": store_name, "storeUri": storage.get("store_uri"),
-                "mlflow": mlflow, "mlflowArtifactLocation": location,
+                "mlflow": mlflow, "mlflowWorkspace": team_namespace(team.name) if mlflow else None,
                 "kafkaUser": f"team-{team.name}" if kafka else None,
                 "topics": [t.name for t in kafka.topics] if kafka else [],
             }

@@ -8,7 +8,7 @@ exactly those, and a Grafana folder. `hybrid-ml team add` writes one entry of th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -101,6 +101,16 @@ class Team(ConfigModel):
     """CPU, memory, storage and pods of the namespace on each of its clusters."""
     topics: list[TeamTopic] = Field(default_factory=list)
     """Kafka topics, on the team's clusters that run Kafka."""
+    mlflow_permission: Literal["EDIT", "MANAGE"] = "EDIT"
+    """What members may do in the team's MLflow workspace `team-<name>` (on its clusters that run
+    MLflow): EDIT creates, reads and changes everything in it and deletes what one created;
+    MANAGE also deletes anything and grants access to others. Members are the IdP users whose
+    token lists `group` (or `azureGroupObjectId`) in services.mlflow.oidc.groupClaims."""
+
+    @property
+    def idp_groups(self) -> tuple[str, ...]:
+        """The group claim values that make someone a member (MLflow)."""
+        return tuple(g for g in (self.rbac_group, self.azure_group_object_id) if g)
 
     @property
     def rbac_group(self) -> str:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from components.kubernetes import mlflow as comp
+from components.kubernetes import mlflow_auth
 from components.kubernetes.charts import IMAGES
 from components.kubernetes.namespace import quantity
 from components.tags import StandardTags
@@ -247,6 +248,74 @@ def test_route_and_security_policy_sign_in_browsers_and_admit_bearer_tokens(prod
         assert oidc_secret["stringData"] == "[secret]"
 
 
+def test_mlflow_enforces_team_permissions_itself_behind_the_sign_on(prod):
+    by_urn = {r["urn"]: r for r in prod.plan["resources"]}
+    for cluster in PROD_CLUSTERS.values():
+        # The Gateway hands a signed-in browser's access token on to MLflow, which checks it.
+        assert _one(prod, "SecurityPolicy", cluster)["spec"]["oidc"]["forwardAccessToken"] is True
+        [deployment] = _objects(prod, "Deployment", cluster)
+        pod = deployment.body["spec"]["template"]
+        [container] = pod["spec"]["containers"]
+        assert container["args"][:4] == ["server", "--app-name", "basic-auth", "--enable-workspaces"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["MLFLOW_AUTH_CONFIG_PATH"]["value"] == "/etc/mlflow/auth/basic_auth.ini"
+        assert env["PYTHONPATH"]["value"] == mlflow_auth.PLUGIN_DIR
+        for var, key in (("MLFLOW_AUTH_ADMIN_PASSWORD", "admin-password"),
+                         ("MLFLOW_FLASK_SERVER_SECRET_KEY", "csrf-key")):
+            assert env[var]["valueFrom"]["secretKeyRef"] == {"name": comp.AUTH_SECRET, "key": key}
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+        assert volumes[mounts["/etc/mlflow/auth"]]["secret"]["secretName"] == comp.AUTH_SECRET
+        assert volumes[mounts[mlflow_auth.PLUGIN_DIR]]["configMap"]["name"] == comp.PLUGIN_CONFIGMAP
+        # The code it runs is the repository's, and new code rolls the servers.
+        plugin = _one(prod, "ConfigMap", cluster, comp.PLUGIN_CONFIGMAP)
+        assert plugin["data"] == {mlflow_auth.PLUGIN_FILE: mlflow_auth.plugin_source()}
+        assert pod["metadata"]["annotations"]["hybridml.io/auth-plugin"] == mlflow_auth.plugin_checksum()
+        # Its config names the database (with the password): a Secret, never plain.
+        assert _one(prod, "Secret", cluster, comp.AUTH_SECRET)["stringData"] == "[secret]"
+        teams = json.loads(_one(prod, "ConfigMap", cluster, comp.TEAMS_CONFIGMAP)["data"]["teams.json"])
+        assert teams["issuer"].endswith("/v2.0") and teams["jwksUri"].endswith("/discovery/v2.0/keys")
+        # The snippet names no admin group: only the break-glass admin administers MLflow.
+        assert teams["adminGroups"] == [] and teams["workspaces"] == {}
+        # Workspaces and roles exist before the servers that grant them start; after migrations.
+        [job] = [o for o in _objects(prod, "Job", cluster) if o.name.startswith("mlflow-workspaces-")]
+        [migrate] = [o for o in _objects(prod, "Job", cluster) if o.name.startswith("mlflow-db-upgrade-")]
+        assert migrate.urn in by_urn[job.urn]["dependencies"]
+        assert job.urn in by_urn[deployment.urn]["dependencies"]
+        [jc] = job.body["spec"]["template"]["spec"]["containers"]
+        assert jc["command"] == ["python", "-c", mlflow_auth.WORKSPACES_SCRIPT]
+        assert not any("postgresql" in part for part in jc["command"])
+        # MLflow fetches the IdP's keys itself: public HTTPS from the server pods.
+        idp = {o.name: o.body["spec"] for o in _objects(prod, "NetworkPolicy", cluster)}["mlflow-egress-idp"]
+        [rule] = idp["egress"]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+        assert rule["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
+        assert idp["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
+
+
+def test_a_private_idp_range_is_admitted_and_a_public_one_refused(tmp_path):
+    dev = run_preview(ROOT, "dev")
+    [idp] = [o.body["spec"] for o in kubernetes_objects(dev.plan)
+             if o.kind == "NetworkPolicy" and o.name == "mlflow-egress-idp" and o.cluster == "onprem-dev"]
+    assert {"ipBlock": {"cidr": "10.1.20.0/28"}} in idp["egress"][0]["to"]
+    p = stack_platform("dev")
+    p["services"]["mlflow"]["oidc"]["idpCidrs"] = ["52.1.0.0/16"]
+    with pytest.raises(ConfigError) as err:
+        parse_platform(p)
+    assert ("services.mlflow.oidc.idpCidrs[0]: bad value '52.1.0.0/16'; a non-public range"
+            in str(err.value))
+
+
+def test_auth_config_keeps_percent_encoded_passwords_intact():
+    import configparser
+
+    uri = "postgresql+psycopg2://mlflow:p%40ss%25w@db:5432/mlflow?sslmode=require"
+    parser = configparser.ConfigParser()
+    parser.read_string(mlflow_auth.auth_ini(uri))
+    assert parser["mlflow"]["database_uri"] == uri
+    assert parser["mlflow"]["authorization_function"] == mlflow_auth.AUTHORIZATION_FUNCTION
+
+
 def test_policy_pack_finds_nothing_in_mlflow_resources(prod):
     from stacks.analyzer_client import run_policy_pack
 
@@ -382,7 +451,7 @@ def test_cloud_sql_takes_its_address_from_its_own_regions_range(two_gcp_regions)
 def test_migrations_run_once_before_the_servers(prod):
     by_urn = {r["urn"]: r for r in prod.plan["resources"]}
     for cluster in PROD_CLUSTERS.values():
-        [job] = [o for o in _objects(prod, "Job", cluster)]
+        [job] = [o for o in _objects(prod, "Job", cluster) if o.name.startswith("mlflow-db-upgrade-")]
         assert job.name.startswith("mlflow-db-upgrade-v3-")
         container = job.body["spec"]["template"]["spec"]["containers"][0]
         # The URI (with the password) stays in the environment: nothing in argv refers to it.
@@ -425,17 +494,27 @@ def test_migration_initialises_an_empty_database_and_upgrades_an_existing_one(mo
     utils._get_schema_version = lambda eng: "head"
     store = types.ModuleType("mlflow.store.db")
     store.utils = utils
+    auth_utils = types.ModuleType("mlflow.server.auth.db.utils")
+    auth_utils.migrate_if_needed = lambda eng, rev: calls.append(("auth", eng.url))
+    auth_db = types.ModuleType("mlflow.server.auth.db")
+    auth_db.utils = auth_utils
     for name, module in {"sqlalchemy": sqlalchemy, "mlflow": types.ModuleType("mlflow"),
                          "mlflow.store": types.ModuleType("mlflow.store"),
-                         "mlflow.store.db": store, "mlflow.store.db.utils": utils}.items():
+                         "mlflow.store.db": store, "mlflow.store.db.utils": utils,
+                         "mlflow.server": types.ModuleType("mlflow.server"),
+                         "mlflow.server.auth": types.ModuleType("mlflow.server.auth"),
+                         "mlflow.server.auth.db": auth_db,
+                         "mlflow.server.auth.db.utils": auth_utils}.items():
         monkeypatch.setitem(sys.modules, name, module)
     uri = "postgresql+psycopg2://mlflow:pw@db:5432/mlflow?sslmode=require"
     monkeypatch.setenv(comp.BACKEND_ENV, uri)
     for present in ([], ["alembic_version"], ["alembic_version", "experiments", "runs"]):
         tables[:] = present
         exec(comp.DB_UPGRADE_SCRIPT, {})  # noqa: S102 - the Job's own script, stubbed modules
-    # Empty (an alembic table left by a failed attempt is still empty): the initial schema.
-    assert calls == [("initialize", uri), ("initialize", uri), ("upgrade", uri)]
+    # Empty (an alembic table left by a failed attempt is still empty): the initial schema;
+    # the auth app's tables are migrated every time, in the same database.
+    assert calls == [("initialize", uri), ("auth", uri), ("initialize", uri), ("auth", uri),
+                     ("upgrade", uri), ("auth", uri)]
 
 
 def test_onprem_database_waits_until_ready_and_admits_only_mlflow_and_the_operator(prod):
@@ -450,7 +529,7 @@ def test_onprem_database_waits_until_ready_and_admits_only_mlflow_and_the_operat
     assert clients == {"from": [{"podSelector": {"matchLabels": comp.APP_LABELS}}],
                        "ports": [{"protocol": "TCP", "port": 5432}]}
     # The migration Job waits for the database Cluster, which Pulumi awaits until Ready.
-    [job] = [o for o in _objects(prod, "Job", "onprem-prod")]
+    [job] = [o for o in _objects(prod, "Job", "onprem-prod") if o.name.startswith("mlflow-db-upgrade-")]
     by_urn = {r["urn"]: r for r in prod.plan["resources"]}
     assert cluster.urn in by_urn[job.urn]["dependencies"]
 

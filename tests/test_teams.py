@@ -263,9 +263,9 @@ def test_cloud_site_gets_its_own_protected_tagged_store_reached_by_workload_iden
     assert identity["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "169.254.170.23/32"}}],
                                            "ports": [{"protocol": "TCP", "port": 80}]}]
     onprem = _one(objs, "ConfigMap", "onprem-prod", "team-environment")
-    # On-prem (and for MLflow everywhere) the team's artifacts go through MLflow's proxy under
-    # its own prefix: it never holds keys of the site's store.
-    assert onprem["data"]["MLFLOW_ARTIFACT_LOCATION"] == "mlflow-artifacts:/teams/fraud/"
+    # On-prem (and for MLflow everywhere) the team works in its own MLflow workspace, whose
+    # artifacts go through MLflow's proxy: it never holds keys of the site's store.
+    assert onprem["data"]["MLFLOW_WORKSPACE"] == "team-fraud"
     assert "TEAM_STORE_URI" not in onprem["data"]
     assert not [o for o in objs if o.cluster == "onprem-prod"
                 and o.name in ("allow-egress-object-store", "allow-egress-workload-identity")]
@@ -289,6 +289,44 @@ def test_mlflow_is_reached_only_through_the_gateway_proxies(prod):
                                         "ports": [{"protocol": "TCP", "port": 443}]}
     onprem = _one(objs, "NetworkPolicy", "onprem-prod", "allow-egress-gateway")
     assert len(onprem["spec"]["egress"]) == 1
+
+
+def test_the_team_gets_an_mlflow_workspace_on_its_sites_only(prod):
+    mapping = {}
+    for o in kubernetes_objects(prod.plan):
+        if o.kind == "ConfigMap" and o.name == "mlflow-teams":
+            mapping[o.cluster] = json.loads(o.body["data"]["teams.json"])
+    assert set(mapping) == {"onprem-prod", "hml-prod-aws-eu-west-1", "hml-prod-gcp-europe-west4",
+                            "hml-prod-azure-westeurope"}
+    for cluster, doc in mapping.items():
+        assert doc["adminGroups"] == ["3e9b2c71-4d5a-4f8e-9b1c-6a7d8e9f0a1b"]  # Pulumi.prod.yaml
+        if cluster in ("onprem-prod", "hml-prod-aws-eu-west-1"):
+            assert doc["workspaces"] == {"team-fraud": {
+                "groups": ["team-fraud"], "permission": "EDIT",
+                "description": "fraud: fraud-ml (ML-4200)"}}
+        else:  # the team does not run there: no workspace, nobody of it gets in
+            assert doc["workspaces"] == {}
+    # Its workloads are pointed at the workspace wherever MLflow runs with them.
+    env = _one(_team_objects(prod), "ConfigMap", "hml-prod-aws-eu-west-1", "team-environment")
+    assert env["data"]["MLFLOW_WORKSPACE"] == "team-fraud"
+
+
+def test_team_add_takes_the_mlflow_permission(tmp_path):
+    project = _project(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "stacks.cli", "team", "add", "ops", "--stack", "dev",
+                          "--owner", "ops-ml", "--cost-center", "ML-4100", "--sites", "onprem",
+                          "--mlflow-permission", "MANAGE", "--no-preview", "-C", str(project)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    import yaml
+    doc = yaml.safe_load((project / "Pulumi.dev.yaml").read_text())
+    [team] = doc["config"]["hybrid-ml-platform:platform"]["teams"]
+    assert team["mlflowPermission"] == "MANAGE"
+    bad = subprocess.run([sys.executable, "-m", "stacks.cli", "team", "add", "ops2", "--stack", "dev",
+                          "--owner", "ops-ml", "--cost-center", "ML-4100", "--sites", "onprem",
+                          "--mlflow-permission", "ADMIN", "--no-preview", "-C", str(project)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "--mlflow-permission" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_grafana_folder_holds_the_team_dashboard_on_the_central_cluster(prod):

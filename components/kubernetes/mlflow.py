@@ -28,6 +28,7 @@ rollout or node drain and has to be retried by the client.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -109,6 +110,11 @@ auth_utils.migrate_if_needed(engine, "head")
 print("auth schema migrated", flush=True)
 """
 BACKEND_SECRET = f"{APP}-backend-store"
+#: MLflow's own auth: its config file (names the database) with the admin password and CSRF
+#: key, the authorization function's code, and the team mapping (components/kubernetes/mlflow_auth.py).
+AUTH_SECRET = f"{APP}-auth"
+PLUGIN_CONFIGMAP = f"{APP}-auth-plugin"
+TEAMS_CONFIGMAP = f"{APP}-teams"
 BACKEND_ENV = "MLFLOW_BACKEND_STORE_URI"
 OIDC_SECRET = f"{APP}-oidc-client"
 ARTIFACT_CREDENTIALS_SECRET = f"{APP}-artifact-credentials"
@@ -378,6 +384,14 @@ class TrackingServerArgs(BaseModel):
             raise ValueError(f"not namespace names: {bad}")
         return names
 
+    @field_validator("teams")
+    @classmethod
+    def _unique_workspaces(cls, teams: tuple[TeamGrant, ...]) -> tuple[TeamGrant, ...]:
+        names = [t.workspace for t in teams]
+        if len(set(names)) != len(names):
+            raise ValueError(f"team workspaces repeat: {sorted(names)}")
+        return teams
+
     @model_validator(mode="after")
     def _site_matches(self) -> TrackingServerArgs:
         if self.artifacts.kind != _ARTIFACT_KIND[self.site]:
@@ -488,19 +502,70 @@ class TrackingServer(pulumi.ComponentResource):
             string_data={OIDC_SECRET_KEY: pulumi.Output.secret(args.oidc.client_secret)},
             opts=opts_(),
         )
+        # MLflow's own auth (components/kubernetes/mlflow_auth.py): whom each request is for
+        # and what their team may do, enforced by the server itself behind the Gateway's sign-on.
+        admin_password = random.RandomPassword(
+            f"{name}-admin-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self))
+        csrf_key = random.RandomPassword(
+            f"{name}-csrf-key", length=48, special=False, opts=pulumi.ResourceOptions(parent=self))
+        auth_secret = k8s.core.v1.Secret(
+            f"{name}-auth",
+            metadata=meta(AUTH_SECRET),
+            type="Opaque",
+            string_data={
+                mlflow_auth.AUTH_CONFIG_FILE: pulumi.Output.secret(
+                    backend_store_uri(args.database).apply(mlflow_auth.auth_ini)),
+                "admin-password": pulumi.Output.secret(admin_password.result),
+                "csrf-key": pulumi.Output.secret(csrf_key.result),
+            },
+            opts=opts_(),
+        )
+        plugin = k8s.core.v1.ConfigMap(
+            f"{name}-auth-plugin", metadata=meta(PLUGIN_CONFIGMAP),
+            data={mlflow_auth.PLUGIN_FILE: mlflow_auth.plugin_source()}, opts=opts_())
+        mapping = mlflow_auth.teams_json(args.oidc.team_auth(), list(args.teams))
+        teams = k8s.core.v1.ConfigMap(
+            f"{name}-teams", metadata=meta(TEAMS_CONFIGMAP),
+            data={mlflow_auth.MAPPING_FILE: mapping}, opts=opts_())
+        auth_volumes = [
+            {"name": "auth-plugin", "configMap": {"name": PLUGIN_CONFIGMAP}},
+            {"name": "teams", "configMap": {"name": TEAMS_CONFIGMAP}},
+            {"name": "auth-config", "secret": {
+                "secretName": AUTH_SECRET, "defaultMode": 0o440,
+                "items": [{"key": mlflow_auth.AUTH_CONFIG_FILE, "path": mlflow_auth.AUTH_CONFIG_FILE}]}},
+        ]
+        auth_mounts = [
+            {"name": "auth-plugin", "mountPath": mlflow_auth.PLUGIN_DIR, "readOnly": True},
+            {"name": "teams", "mountPath": mlflow_auth.MAPPING_DIR, "readOnly": True},
+            {"name": "auth-config", "mountPath": mlflow_auth.AUTH_CONFIG_DIR, "readOnly": True},
+        ]
+        mapping_path = f"{mlflow_auth.MAPPING_DIR}/{mlflow_auth.MAPPING_FILE}"
+        auth_config_path = f"{mlflow_auth.AUTH_CONFIG_DIR}/{mlflow_auth.AUTH_CONFIG_FILE}"
+
         job_env: list[dict[str, Any]] = [
             {"name": BACKEND_ENV, "valueFrom": {"secretKeyRef": {"name": BACKEND_SECRET, "key": BACKEND_ENV}}},
             # Read-only root: Python libraries and MLflow write caches under HOME.
             {"name": "HOME", "value": "/tmp"},
         ]
-        env = list(job_env)
+        env = [
+            *job_env,
+            *({"name": k, "value": v} for k, v in mlflow_auth.server_env(
+                auth_config_path, mlflow_auth.PLUGIN_DIR, mapping_path).items()),
+            {"name": "MLFLOW_AUTH_ADMIN_PASSWORD",
+             "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": "admin-password"}}},
+            # One CSRF key for every worker of every replica (the auth app's requirement).
+            {"name": "MLFLOW_FLASK_SERVER_SECRET_KEY",
+             "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": "csrf-key"}}},
+        ]
         volumes: list[dict[str, Any]] = [
             # Proxied artifacts are spooled here whole (see the module docstring).
             {"name": "tmp", "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}},
             {"name": "metrics", "emptyDir": {"sizeLimit": "256Mi"}},
+            *auth_volumes,
         ]
-        mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "metrics", "mountPath": METRICS_DIR}]
-        extra_deps: list[pulumi.Resource] = [account, backend]
+        mounts = [{"name": "tmp", "mountPath": "/tmp"}, {"name": "metrics", "mountPath": METRICS_DIR},
+                  *auth_mounts]
+        extra_deps: list[pulumi.Resource] = [account, backend, auth_secret, plugin, teams]
         a = args.artifacts
         if a.region:
             env.append({"name": "AWS_DEFAULT_REGION", "value": a.region})
@@ -592,6 +657,46 @@ class TrackingServer(pulumi.ComponentResource):
             opts=opts_(backend, db_egress, delete_before_replace=True),
         )
 
+        # Team workspaces and roles, before the servers that grant them start: MLflow resolves
+        # a request's workspace before any authorization, so one that does not exist yet fails
+        # the request. A new mapping or plugin is a new Job (the hash is in its name).
+        ws_labels = {**object_labels(tags), **app_labels, "app.kubernetes.io/component": "workspaces"}
+        digest = hashlib.sha256((mapping + mlflow_auth.plugin_checksum()).encode()).hexdigest()[:10]
+        workspaces = k8s.batch.v1.Job(
+            f"{name}-workspaces",
+            metadata={"name": f"{APP}-workspaces-{digest}", "namespace": ns, "labels": ws_labels,
+                      "annotations": {"pulumi.com/replaceUnready": "true",
+                                      "pulumi.com/timeoutSeconds": str(JOB_PULUMI_TIMEOUT_SECONDS)}},
+            spec={
+                "backoffLimit": JOB_BACKOFF_LIMIT,
+                "activeDeadlineSeconds": JOB_DEADLINE_SECONDS,
+                "template": {
+                    "metadata": {"labels": ws_labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "automountServiceAccountToken": False,
+                        "enableServiceLinks": False,
+                        "securityContext": pod_security,
+                        "containers": [{
+                            "name": "workspaces",
+                            "image": args.image,
+                            "command": ["python", "-c", mlflow_auth.WORKSPACES_SCRIPT],
+                            "env": [*job_env,
+                                    {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": auth_config_path},
+                                    *({"name": k, "value": v} for k, v in mlflow_auth.job_env(
+                                        mlflow_auth.PLUGIN_DIR, mapping_path).items())],
+                            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                          "limits": {"cpu": "500m", "memory": "512Mi"}},
+                            "securityContext": container_security,
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *auth_mounts],
+                        }],
+                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, *auth_volumes],
+                    },
+                },
+            },
+            opts=opts_(migrate, auth_secret, plugin, teams, delete_before_replace=True),
+        )
+
         allowed_hosts = [
             args.hostname, f"{args.hostname}:443",
             f"{APP}.{ns}.svc", f"{APP}.{ns}.svc:{PORT}",
@@ -604,6 +709,7 @@ class TrackingServer(pulumi.ComponentResource):
         allowed_hosts = list(dict.fromkeys([*allowed_hosts, *MLFLOW_PRIVATE_HOST_PATTERNS]))
         server_args: list[StrInput] = [
             "server",
+            *mlflow_auth.SERVER_FLAGS,
             "--artifacts-destination", a.uri(),
             "--serve-artifacts",
             "--host", "0.0.0.0",
@@ -632,7 +738,10 @@ class TrackingServer(pulumi.ComponentResource):
                 "strategy": {"type": "RollingUpdate",
                              "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
                 "template": {
-                    "metadata": {"labels": {**object_labels(tags), **server_labels, **args.pod_labels}},
+                    "metadata": {"labels": {**object_labels(tags), **server_labels, **args.pod_labels},
+                                 # New authorization code rolls the servers; a new mapping
+                                 # does not need to (it is re-read from the mounted file).
+                                 "annotations": {"hybridml.io/auth-plugin": mlflow_auth.plugin_checksum()}},
                     "spec": {
                         "serviceAccountName": SERVICE_ACCOUNT,
                         "automountServiceAccountToken": False,
@@ -663,7 +772,7 @@ class TrackingServer(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=opts_(migrate, *extra_deps),
+            opts=opts_(migrate, workspaces, *extra_deps),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
@@ -696,6 +805,9 @@ class TrackingServer(pulumi.ComponentResource):
                     "scopes": list(o.scopes),
                     "redirectURL": f"https://{args.hostname}/oauth2/callback",
                     "logoutPath": "/logout",
+                    # The signed-in browser's access token goes on to MLflow as a bearer token:
+                    # MLflow's auth verifies it and reads the user and their groups from it.
+                    "forwardAccessToken": True,
                     # A request with `Authorization: Bearer ...` skips the browser flow; the JWT
                     # provider below then must validate that token.
                     "passThroughAuthHeader": True,
@@ -748,6 +860,15 @@ class TrackingServer(pulumi.ComponentResource):
         network_policy(
             f"{name}-egress-object-store", f"{APP}-egress-object-store", ns, tags,
             {"policyTypes": ["Egress"], "egress": [storage_rule]},
+            self, wait, pod_selector={"matchLabels": server_labels})
+        # MLflow's auth fetches the IdP's signing keys (JWKS): a public HTTPS endpoint, or the
+        # IdP's private ranges when it is not public.
+        network_policy(
+            f"{name}-egress-idp", f"{APP}-egress-idp", ns, tags,
+            {"policyTypes": ["Egress"],
+             "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NON_PUBLIC)}},
+                                *({"ipBlock": {"cidr": c}} for c in args.oidc.idp_cidrs)],
+                         "ports": [{"protocol": "TCP", "port": 443}]}]},
             self, wait, pod_selector={"matchLabels": server_labels})
         identity = IDENTITY_ENDPOINTS[args.site]
         if identity:

@@ -120,9 +120,9 @@ class TeamEnvironmentArgs(BaseModel):
                                 "in-cluster translation (EKS: the NLB in the VPC), on 443.")
     mlflow_url: str | None = Field(default=None, description="MLflow on this cluster, if any "
                                                              "(its URL at the Gateway).")
-    mlflow_artifact_location: str | None = Field(
-        default=None, description="The team's artifact location in MLflow's proxied store "
-                                  "(`mlflow-artifacts:/teams/<name>/`).")
+    mlflow_workspace: str | None = Field(
+        default=None, description="The team's MLflow workspace (`team-<name>`): its experiments, "
+                                  "models and artifacts, closed to other teams.")
     kafka: TeamKafka | None = Field(default=None, description="Kafka on this cluster, if any.")
     wait_for: tuple[InstanceOf[pulumi.Resource], ...] = Field(
         default=(), description="What must exist first (the cluster's add-ons).")
@@ -224,8 +224,9 @@ class TeamEnvironment(pulumi.ComponentResource):
         env: dict[str, pulumi.Input[str]] = {"TEAM": args.team}
         if args.mlflow_url is not None:
             env["MLFLOW_TRACKING_URI"] = args.mlflow_url
-        if args.mlflow_artifact_location is not None:
-            env["MLFLOW_ARTIFACT_LOCATION"] = args.mlflow_artifact_location
+        if args.mlflow_workspace is not None:
+            # The MLflow client sends it with every request (X-MLFLOW-WORKSPACE).
+            env["MLFLOW_WORKSPACE"] = args.mlflow_workspace
         if args.store_uri is not None:
             env["TEAM_STORE_URI"] = args.store_uri
             env["TEAM_STORE_SERVICE_ACCOUNT"] = WORKLOAD_SERVICE_ACCOUNT
