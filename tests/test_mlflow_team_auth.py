@@ -77,9 +77,10 @@ def _mapping(jwks_uri: str, teams: list[mlflow_auth.TeamGrant]) -> str:
 
 
 class Server:
-    def __init__(self, url: str, tokens: dict[str, str], mapping_path: Path, jwks_uri: str, ensure):
+    def __init__(self, url: str, tokens: dict[str, str], mapping_path: Path, jwks_uri: str, ensure,
+                 artifacts_root: Path):
         self.url, self.tokens, self.mapping_path, self.jwks_uri = url, tokens, mapping_path, jwks_uri
-        self.ensure_workspaces = ensure
+        self.ensure_workspaces, self.artifacts_root = ensure, artifacts_root
 
     def call(self, method: str, path: str, token: str | None = None, body: dict | None = None,
              workspace: str | None = None, basic: tuple[str, str] | None = None):
@@ -170,7 +171,7 @@ def server(tmp_path_factory):
                 time.sleep(0.5)
         else:
             raise AssertionError("mlflow server did not start:\n" + (tmp / "server.log").read_text()[-4000:])
-        yield Server(url, tokens, mapping, jwks_uri, ensure)
+        yield Server(url, tokens, mapping, jwks_uri, ensure, tmp / "artifacts")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -318,3 +319,51 @@ def test_a_removed_team_loses_access_but_keeps_its_data(server):
     finally:
         server.set_teams([FRAUD, VISION])
 
+
+
+CLIENT = """
+import os, pathlib, tempfile, mlflow
+from mlflow.tracking import MlflowClient
+mlflow.set_tracking_uri(os.environ["URL"])
+mlflow.set_experiment("client-experiment")
+with mlflow.start_run() as run:
+    mlflow.log_metric("auc", 0.93)
+    path = pathlib.Path(tempfile.mkdtemp()) / "model.txt"
+    path.write_text("weights")
+    mlflow.log_artifact(str(path))
+client = MlflowClient()
+local = client.download_artifacts(run.info.run_id, "model.txt", tempfile.mkdtemp())
+print(run.info.run_id, run.info.artifact_uri, pathlib.Path(local).read_text())
+"""
+
+
+def _client(server, token: str, workspace: str):
+    env = {**os.environ, "URL": server.url, "MLFLOW_TRACKING_TOKEN": server.tokens[token],
+           "MLFLOW_WORKSPACE": workspace, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    return subprocess.run([str(Path(VENV) / "bin" / "python"), "-c", CLIENT], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_team_workload_logs_runs_and_artifacts_with_the_environment_it_is_given(server):
+    # What a team's pod gets: MLFLOW_WORKSPACE from team-environment, its token as
+    # MLFLOW_TRACKING_TOKEN; the stock MLflow client does the rest.
+    out = _client(server, "alice", "team-fraud")
+    assert out.returncode == 0, out.stderr[-2000:]
+    run_id, artifact_uri, content = out.stdout.strip().splitlines()[-1].split()
+    assert content == "weights"
+    # Artifacts of the workspace are kept apart from other workspaces' under the same root.
+    assert "workspaces/team-fraud/" in artifact_uri
+    stored = list(Path(server.artifacts_root).glob(f"workspaces/team-fraud/**/{run_id}/artifacts/model.txt"))
+    assert len(stored) == 1
+    # Someone of another team cannot read the run, nor its artifacts through the proxy.
+    status, _ = server.call("GET", f"/api/2.0/mlflow/runs/get?run_id={run_id}", "bob", workspace="team-fraud")
+    assert status == 403
+    artifact = artifact_uri.split("mlflow-artifacts:/", 1)[1] + "/model.txt"
+    status, _ = server.call("GET", f"/api/2.0/mlflow-artifacts/artifacts/{artifact}", "bob",
+                            workspace="team-fraud")
+    assert status == 403
+
+
+def test_a_workload_of_another_team_is_refused_in_that_workspace(server):
+    out = _client(server, "bob", "team-fraud")
+    assert out.returncode != 0 and "403" in out.stderr
