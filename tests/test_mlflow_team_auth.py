@@ -78,9 +78,9 @@ def _mapping(jwks_uri: str, teams: list[mlflow_auth.TeamGrant]) -> str:
 
 class Server:
     def __init__(self, url: str, tokens: dict[str, str], mapping_path: Path, jwks_uri: str, ensure,
-                 artifacts_root: Path):
+                 artifacts_root: Path, log_path: Path):
         self.url, self.tokens, self.mapping_path, self.jwks_uri = url, tokens, mapping_path, jwks_uri
-        self.ensure_workspaces, self.artifacts_root = ensure, artifacts_root
+        self.ensure_workspaces, self.artifacts_root, self.log_path = ensure, artifacts_root, log_path
 
     def call(self, method: str, path: str, token: str | None = None, body: dict | None = None,
              workspace: str | None = None, basic: tuple[str, str] | None = None):
@@ -153,30 +153,31 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, **mlflow_auth.server_env(str(ini), str(tmp / "plugin"), str(mapping)),
            "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD, "MLFLOW_FLASK_SERVER_SECRET_KEY": "k" * 32}
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen(
-        [str(Path(VENV) / "bin" / "mlflow"), "server", *mlflow_auth.SERVER_FLAGS,
-         "--backend-store-uri", db, "--artifacts-destination", (tmp / "artifacts").as_uri(),
-         "--serve-artifacts", "--expose-prometheus", str(tmp / "metrics"), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+    log_path = tmp / "server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [str(Path(VENV) / "bin" / "mlflow"), "server", *mlflow_auth.SERVER_FLAGS,
+             "--backend-store-uri", db, "--artifacts-destination", (tmp / "artifacts").as_uri(),
+             "--serve-artifacts", "--expose-prometheus", str(tmp / "metrics"),
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(240):
             if proc.poll() is not None:
-                raise AssertionError("mlflow server exited:\n" + (tmp / "server.log").read_text()[-4000:])
+                raise AssertionError("mlflow server exited:\n" + log_path.read_text()[-4000:])
             try:
                 with urllib.request.urlopen(url + "/health", timeout=2):
                     break
             except OSError:
                 time.sleep(0.5)
         else:
-            raise AssertionError("mlflow server did not start:\n" + (tmp / "server.log").read_text()[-4000:])
-        yield Server(url, tokens, mapping, jwks_uri, ensure, tmp / "artifacts")
+            raise AssertionError("mlflow server did not start:\n" + log_path.read_text()[-4000:])
+        yield Server(url, tokens, mapping, jwks_uri, ensure, tmp / "artifacts", log_path)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         jwks.shutdown()
-        log.close()
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -341,7 +342,7 @@ def _client(server, token: str, workspace: str):
     env = {**os.environ, "URL": server.url, "MLFLOW_TRACKING_TOKEN": server.tokens[token],
            "MLFLOW_WORKSPACE": workspace, "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
     return subprocess.run([str(Path(VENV) / "bin" / "python"), "-c", CLIENT], env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_a_team_workload_logs_runs_and_artifacts_with_the_environment_it_is_given(server):
@@ -367,3 +368,12 @@ def test_a_team_workload_logs_runs_and_artifacts_with_the_environment_it_is_give
 def test_a_workload_of_another_team_is_refused_in_that_workspace(server):
     out = _client(server, "bob", "team-fraud")
     assert out.returncode != 0 and "403" in out.stderr
+
+
+def test_refusals_are_logged_with_their_reason_and_never_the_token(server):
+    assert server.create_experiment("expired", "team-fraud", "logged")[0] == 401
+    time.sleep(0.5)
+    log = server.log_path.read_text()
+    assert "hybridml-auth: refused POST /api/2.0/mlflow/experiments/create: invalid token" in log
+    for token in server.tokens.values():
+        assert token not in log and token.split(".")[2] not in log

@@ -110,14 +110,14 @@ def reconcile(tracking_uri: str) -> list[str]:
     changed = []
     for name, team in sorted(mapping.get("workspaces", {}).items()):
         if name not in existing:
-            _create(lambda: workspaces.create_workspace(
-                Workspace(name=name, description=team.get("description"))))
+            _create(workspaces.create_workspace,
+                    Workspace(name=name, description=team.get("description")))
             changed.append(f"workspace {name}")
         try:
             role = auth.get_role_by_name(name, ROLE)
         except MlflowException:
-            role = _create(lambda: auth.create_role(ROLE, name, f"Members of {name}")) \
-                or auth.get_role_by_name(name, ROLE)
+            role = (_create(auth.create_role, ROLE, name, f"Members of {name}")
+                    or auth.get_role_by_name(name, ROLE))
             changed.append(f"role {name}/{ROLE}")
         want = TIERS[team["permission"]]
         have = {(p.resource_type, p.resource_pattern): p for p in auth.list_role_permissions(role.id)}
@@ -135,10 +135,10 @@ def reconcile(tracking_uri: str) -> list[str]:
     return changed
 
 
-def _create(make):
-    """`make()`, or None when a concurrent run created the same thing first."""
+def _create(make, *args):
+    """`make(*args)`, or None when a concurrent run created the same thing first."""
     try:
-        return make()
+        return make(*args)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_ALREADY_EXISTS":
             raise
@@ -186,7 +186,7 @@ def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> Non
     admin, teams = desired_roles(groups, mapping)
     if not store.has_user(username):
         # Unusable password: IdP users never log in with basic auth (refused below anyway).
-        _create(lambda: store.create_user(username, secrets.token_urlsafe(48), is_admin=admin))
+        _create(store.create_user, username, secrets.token_urlsafe(48), admin)
     user = store.get_user(username)
     if user.is_admin != admin:
         store.update_user(username, is_admin=admin)
@@ -198,7 +198,7 @@ def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> Non
         except MlflowException:
             _log.warning("no role %s in workspace %s yet: has the workspace Job run?", ROLE, ws)
             continue
-        _create(lambda: store.assign_role_to_user(user.id, role.id))
+        _create(store.assign_role_to_user, user.id, role.id)
     for ws in held.keys() - teams:
         store.unassign_role_from_user(user.id, held[ws].id)
     with _lock:
@@ -206,7 +206,8 @@ def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> Non
 
 
 def _refuse(reason: str):
-    _log.info("refused: %s", reason)
+    # The reason only, never the credentials.
+    _log.warning("hybridml-auth: refused %s %s: %s", request.method, request.path, reason)
     res = make_response("Not authenticated: send a bearer token of the platform's identity provider.")
     res.status_code = 401
     res.headers["WWW-Authenticate"] = 'Bearer realm="mlflow"'
