@@ -250,10 +250,20 @@ def test_someone_in_no_team_gets_nothing(server):
 
 
 def test_leaving_the_group_revokes_access_on_the_next_token(server):
-    assert server.create_experiment("alice", "team-fraud", "before-leaving")[0] == 200
-    # Her next token no longer carries the group: the grant goes (no cache for a changed token).
+    status, body = server.create_experiment("alice", "team-fraud", "before-leaving")
+    assert status == 200
+    own = body["experiment_id"]
+    # Her next token no longer carries the group: the grant goes (no cache for a changed token),
+    # and so does the MANAGE she got as the creator of her own experiment.
     assert server.create_experiment("alice-left", "team-fraud", "after-leaving")[0] == 403
+    assert server.call("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={own}", "alice-left",
+                       workspace="team-fraud")[0] == 403
+    assert server.call("POST", "/api/2.0/mlflow/experiments/delete", "alice-left",
+                       {"experiment_id": own}, "team-fraud")[0] == 403
+    # Back in the group, she works there again (her experiment is still there).
     assert server.create_experiment("alice", "team-fraud", "back-again")[0] == 200
+    assert server.call("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={own}", "alice",
+                       workspace="team-fraud")[0] == 200
 
 
 def test_admin_group_administers_every_workspace(server):
@@ -310,10 +320,14 @@ def test_a_new_team_gets_its_workspace_from_the_job_and_access_without_a_restart
 
 
 def test_a_removed_team_loses_access_but_keeps_its_data(server):
-    assert server.create_experiment("carol", "team-fraud", "fraud-kept")[0] == 200
+    status, body = server.create_experiment("carol", "team-fraud", "fraud-kept")
+    assert status == 200
     server.set_teams([VISION])
     try:
         assert server.create_experiment("carol", "team-fraud", "after-removal")[0] == 403
+        # Not even what she created there.
+        assert server.call("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={body['experiment_id']}",
+                           "carol", workspace="team-fraud")[0] == 403
         status, body = server.call("POST", "/api/2.0/mlflow/experiments/search", "ops",
                                    {"max_results": 1000}, "team-fraud")
         assert status == 200 and "fraud-kept" in {e["name"] for e in body["experiments"]}

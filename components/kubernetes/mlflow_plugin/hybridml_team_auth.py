@@ -21,9 +21,11 @@ what one created) or MANAGE (workspace admin). This function keeps the caller's 
 assignments equal to the groups in their token on every request (cached for
 `SYNC_TTL_SECONDS` while the token's groups stay the same): a member of a team's group holds
 that team's role, a member of an admin group is an MLflow admin, everyone else holds nothing
-(with workspaces enabled, no grant is no access). Assignments to a `team-` workspace's role
-that the token no longer supports are removed, including those of removed teams; a removed
-team's workspace is kept (its experiments and models are data).
+(with workspaces enabled, no grant is no access). Whatever a user holds in a `team-` workspace
+their token no longer supports is removed at their next request: the team role, the MANAGE
+MLflow gave them on what they created there, roles and grants given in MLflow; so access to a
+team's workspace comes only from its group. A removed team's workspace is kept (its
+experiments and models are data).
 """
 
 from __future__ import annotations
@@ -190,17 +192,26 @@ def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> Non
     user = store.get_user(username)
     if user.is_admin != admin:
         store.update_user(username, is_admin=admin)
-    held = {r.workspace: r for r in store.list_user_roles(user.id)
-            if r.name == ROLE and r.workspace.startswith(TEAM_PREFIX)}
-    for ws in teams - held.keys():
+    roles = [r for r in store.list_user_roles(user.id) if r.workspace.startswith(TEAM_PREFIX)]
+    members = {r.workspace for r in roles if r.name == ROLE}
+    for ws in teams - members:
         try:
             role = store.get_role_by_name(ws, ROLE)
         except MlflowException:
-            _log.warning("no role %s in workspace %s yet: has the workspace Job run?", ROLE, ws)
+            _log.warning("hybridml-auth: no role %s in workspace %s: has the workspace Job run?",
+                         ROLE, ws)
             continue
         _create(store.assign_role_to_user, user.id, role.id)
-    for ws in held.keys() - teams:
-        store.unassign_role_from_user(user.id, held[ws].id)
+    # Outside their teams a user holds nothing in a team workspace: not the team role, not the
+    # MANAGE MLflow gives creators on what they created (held in the user's own per-workspace
+    # role), not roles or grants someone gave them in MLflow.
+    for role in roles:
+        if role.workspace in teams:
+            continue
+        if store._is_synthetic_role_name(role.name):
+            store.delete_role(role.id)
+        else:
+            store.unassign_role_from_user(user.id, role.id)
     with _lock:
         _state["synced"][username] = (groups, now + SYNC_TTL_SECONDS)
 
