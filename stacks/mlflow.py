@@ -193,7 +193,7 @@ def build_mlflow(ctx: ServiceContext) -> None:
                     client_secret=client_secret, scopes=tuple(o.scopes),
                     jwks_uri=o.jwks_uri, token_issuer=o.token_issuer,
                     audiences=tuple(o.audiences), admin_groups=tuple(o.admin_groups),
-                    username_claims=tuple(o.username_claims), group_claims=tuple(o.group_claims),
+                    username_claim=o.username_claim, group_claims=tuple(o.group_claims),
                     idp_cidrs=tuple(str(c) for c in o.idp_cidrs))
     store_cfg = next((s for s in cfg.storage.stores if s.name == m.artifact_store), None)
     classification = cfg.store_classification(store_cfg) if store_cfg else None

@@ -85,13 +85,18 @@ class MlflowOidc(ConfigModel):
     admin_groups: list[str] = Field(default_factory=list, max_length=16)
     """Groups (values of groupClaims) whose members are MLflow admins: every workspace, user and
     grant. Everyone else may do only what their teams grant (`teams[].mlflowPermission`)."""
-    username_claims: list[str] = Field(default_factory=lambda: ["preferred_username", "email", "sub"],
-                                       min_length=1, max_length=8)
-    """Claims naming the MLflow user, the first present wins (`sub` names service principals)."""
+    username_claim: str = Field(default="sub", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    """The claim naming the MLflow user; a token without it is refused. One claim, never a
+    fallback (a token lacking the first could otherwise be named like someone else by the
+    second). It keys what MLflow keeps for the user (what they created), so use one the IdP
+    controls and never reassigns: `sub` (default), Entra ID's `oid`, or Keycloak's
+    `preferred_username` (usernames fixed in the realm); never `email`."""
     group_claims: list[str] = Field(default_factory=lambda: ["groups", "roles"], min_length=1,
                                     max_length=8)
     """Claims listing the caller's groups, matched against `teams[].group` and
-    `teams[].azureGroupObjectId` (Entra ID puts group object ids in `groups`, app roles in `roles`)."""
+    `teams[].azureGroupObjectId`, and adminGroups. Values must be ones only IdP admins can
+    create: Entra ID group object ids (`groups`) or app roles (`roles`), never group display
+    names (users can create groups); Keycloak group names with "full group path" off."""
     idp_cidrs: list[Cidr] = Field(default_factory=list, max_length=16)
     """Private address ranges of the IdP, when its JWKS is not on the public internet: MLflow
     fetches the signing keys itself, and its egress admits public HTTPS and these ranges on 443."""

@@ -251,8 +251,11 @@ def test_route_and_security_policy_sign_in_browsers_and_admit_bearer_tokens(prod
 def test_mlflow_enforces_team_permissions_itself_behind_the_sign_on(prod):
     by_urn = {r["urn"]: r for r in prod.plan["resources"]}
     for cluster in PROD_CLUSTERS.values():
-        # The Gateway hands a signed-in browser's access token on to MLflow, which checks it.
-        assert _one(prod, "SecurityPolicy", cluster)["spec"]["oidc"]["forwardAccessToken"] is True
+        # The Gateway hands a signed-in browser's access token on to MLflow, which checks it,
+        # and lets nothing through without a valid token (no Basic or other header skips it).
+        spec = _one(prod, "SecurityPolicy", cluster)["spec"]
+        assert spec["oidc"]["forwardAccessToken"] is True and spec["oidc"]["passThroughAuthHeader"] is True
+        assert spec["jwt"]["optional"] is False
         [deployment] = _objects(prod, "Deployment", cluster)
         pod = deployment.body["spec"]["template"]
         [container] = pod["spec"]["containers"]
@@ -275,6 +278,7 @@ def test_mlflow_enforces_team_permissions_itself_behind_the_sign_on(prod):
         assert _one(prod, "Secret", cluster, comp.AUTH_SECRET)["stringData"] == "[secret]"
         teams = json.loads(_one(prod, "ConfigMap", cluster, comp.TEAMS_CONFIGMAP)["data"]["teams.json"])
         assert teams["issuer"].endswith("/v2.0") and teams["jwksUri"].endswith("/discovery/v2.0/keys")
+        assert teams["usernameClaim"] == "sub"  # the snippet's default
         # The snippet names no admin group: only the break-glass admin administers MLflow.
         assert teams["adminGroups"] == [] and teams["workspaces"] == {}
         # Workspaces and roles exist before the servers that grant them start; after migrations.

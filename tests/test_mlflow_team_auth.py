@@ -65,6 +65,12 @@ TOKENS = [
     {"name": "wrong-iss", "claims": _claims("alice@example.com", ["team-fraud"], iss="https://evil")},
     {"name": "forged", "key": "stranger", "claims": _claims("alice@example.com", ["platform-admins"])},
     {"name": "as-admin", "claims": _claims("admin", ["platform-admins"])},
+    # A service principal's token names nobody by the configured claim (no fallback to `sub`,
+    # which could equal someone's user name).
+    {"name": "unnamed", "claims": _claims(None, ["platform-admins"], sub="alice@example.com")},
+    {"name": "newbie", "claims": _claims("erin@example.com", ["team-fraud"])},
+    {"name": "after-rotation", "key": "stranger", "kid": "idp-2",
+     "claims": _claims("alice@example.com", ["team-fraud"])},
 ]
 
 
@@ -72,7 +78,7 @@ def _mapping(jwks_uri: str, teams: list[mlflow_auth.TeamGrant]) -> str:
     return mlflow_auth.teams_json(
         mlflow_auth.TeamAuthSettings(
             issuer=ISSUER, audiences=(AUDIENCE,), jwks_uri=jwks_uri,
-            admin_groups=("platform-admins",)),
+            username_claim="preferred_username", admin_groups=("platform-admins",)),
         teams)
 
 
@@ -129,7 +135,7 @@ def server(tmp_path_factory):
                          input=json.dumps(TOKENS), capture_output=True, text=True, check=True)
     tokens = json.loads(out.stdout)
 
-    jwks = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(tmp)))
+    jwks = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Jwks, directory=str(tmp)))
     threading.Thread(target=jwks.serve_forever, daemon=True).start()
     jwks_uri = f"http://127.0.0.1:{jwks.server_address[1]}/jwks.json"
 
@@ -152,7 +158,8 @@ def server(tmp_path_factory):
     assert "workspace team-fraud" in out and "role team-vision/team-members" in out, out
     port = _free_port()
     env = {**os.environ, **mlflow_auth.server_env(str(ini), str(tmp / "plugin"), str(mapping)),
-           "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD, "MLFLOW_FLASK_SERVER_SECRET_KEY": "k" * 32}
+           "MLFLOW_AUTH_ADMIN_PASSWORD": ADMIN_PASSWORD, "MLFLOW_FLASK_SERVER_SECRET_KEY": "k" * 32,
+           "HYBRIDML_JWKS_REFRESH_SECONDS": "1"}
     log_path = tmp / "server.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -173,14 +180,26 @@ def server(tmp_path_factory):
                 time.sleep(0.5)
         else:
             raise AssertionError("mlflow server did not start:\n" + log_path.read_text()[-4000:])
-        yield Server(url, tokens, mapping, jwks_uri, ensure, tmp / "artifacts", log_path)
+        server = Server(url, tokens, mapping, jwks_uri, ensure, tmp / "artifacts", log_path)
+        server.jwks_dir = tmp
+        yield server
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         jwks.shutdown()
 
 
-class _Quiet(SimpleHTTPRequestHandler):
+class _Jwks(SimpleHTTPRequestHandler):
+    """Serves the test IdP's key set; `down` makes it an IdP outage."""
+
+    down = False
+
+    def do_GET(self):
+        if _Jwks.down:
+            self.send_error(503)
+            return
+        super().do_GET()
+
     def log_message(self, *args):
         pass
 
@@ -271,7 +290,7 @@ def test_admin_group_administers_every_workspace(server):
     assert server.create_experiment("ops", "team-fraud", "ops-in-fraud")[0] == 200
 
 
-@pytest.mark.parametrize("token", ["expired", "wrong-aud", "wrong-iss", "forged"])
+@pytest.mark.parametrize("token", ["expired", "wrong-aud", "wrong-iss", "forged", "unnamed"])
 def test_tokens_that_do_not_verify_are_refused(server, token):
     status, _ = server.create_experiment(token, "team-fraud", f"by-{token}")
     assert status == 401
@@ -334,6 +353,79 @@ def test_a_removed_team_loses_access_but_keeps_its_data(server):
     finally:
         server.set_teams([FRAUD, VISION])
 
+
+
+def test_basic_auth_through_the_gateway_is_refused_even_for_the_admin(server):
+    req = urllib.request.Request(server.url + "/api/2.0/mlflow/users/get?username=admin")
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode())
+    req.add_header("X-Forwarded-For", "203.0.113.7")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=10)
+    assert err.value.code == 401
+
+
+def test_grants_given_in_mlflow_to_outsiders_do_not_hold(server):
+    status, body = server.create_experiment("carol", "team-vision", "shared-by-carol")
+    exp = body["experiment_id"]
+    # carol (creator: MANAGE on it) shares it with alice, who is not in team-vision...
+    assert server.call("POST", "/api/3.0/mlflow/users/permissions/grant", "carol",
+                       {"username": "alice@example.com", "resource_type": "experiment",
+                        "resource_id": exp, "permission": "EDIT"}, "team-vision")[0] == 200
+    # ...which lasts until alice's next request: access to a team workspace is its group's.
+    assert server.call("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp}", "alice",
+                       workspace="team-vision")[0] == 403
+
+
+def test_a_role_made_in_mlflow_gives_no_way_into_a_team_workspace(server):
+    # alice (MANAGE, a workspace admin of team-fraud) makes a role and gives it to bob (vision).
+    status, body = server.call("POST", "/api/3.0/mlflow/roles/create", "alice",
+                               {"name": "backdoor", "workspace": "team-fraud"}, "team-fraud")
+    assert status == 200, body
+    role = body["role"]["id"]
+    assert server.call("POST", "/api/3.0/mlflow/roles/permissions/add", "alice",
+                       {"role_id": role, "resource_type": "workspace", "resource_pattern": "*",
+                        "permission": "MANAGE"}, "team-fraud")[0] == 200
+    for who in ("alice@example.com", "bob@example.com"):
+        assert server.call("POST", "/api/3.0/mlflow/roles/assign", "alice",
+                           {"username": who, "role_id": role}, "team-fraud")[0] == 200
+    try:
+        assert server.create_experiment("bob", "team-fraud", "bob-in-fraud")[0] == 403
+        # Nor does it outlive alice's membership.
+        assert server.create_experiment("alice-left", "team-fraud", "after-leaving")[0] == 403
+    finally:
+        server.call("POST", "/api/3.0/mlflow/roles/delete", "ops", {"role_id": role}, "team-fraud")
+        assert server.create_experiment("alice", "team-fraud", "alice-back")[0] == 200
+
+
+def test_a_new_users_parallel_first_requests_all_succeed(server):
+    # A first UI load fires many requests at once, over workers and replicas: each creates the
+    # user and assigns the role, and the losers of those races must not fail.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def search(_):
+        return server.call("POST", "/api/2.0/mlflow/experiments/search", "newbie",
+                           {"max_results": 5}, "team-fraud")[0]
+
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(search, range(32))) == {200}
+
+
+def test_idp_outage_keeps_the_last_keys_and_a_rotation_drops_the_old_one(server):
+    original = (server.jwks_dir / "jwks.json").read_text()
+    try:
+        _Jwks.down = True
+        time.sleep(1.5)  # past the refresh interval: the fetch fails, the last keys serve
+        assert server.create_experiment("alice", "team-fraud", "during-outage")[0] == 200
+        _Jwks.down = False
+        (server.jwks_dir / "jwks.json").write_text((server.jwks_dir / "jwks-rotated.json").read_text())
+        time.sleep(1.5)
+        # The IdP no longer publishes the old key: tokens it signed stop verifying.
+        assert server.create_experiment("alice", "team-fraud", "old-key")[0] == 401
+        assert server.create_experiment("after-rotation", "team-fraud", "new-key")[0] == 200
+    finally:
+        _Jwks.down = False
+        (server.jwks_dir / "jwks.json").write_text(original)
+        time.sleep(1.5)
 
 
 CLIENT = """

@@ -277,9 +277,8 @@ class OidcAuth(BaseModel):
                                      description="`iss` of bearer tokens; default issuer_url.")
     audiences: tuple[str, ...] = Field(min_length=1, max_length=8,
                                        description="Accepted `aud` of bearer tokens.")
-    username_claims: tuple[str, ...] = Field(
-        default=("preferred_username", "email", "sub"), min_length=1,
-        description="Claims naming the MLflow user, the first present wins.")
+    username_claim: str = Field(default="sub", min_length=1,
+                                description="The claim naming the MLflow user.")
     group_claims: tuple[str, ...] = Field(default=("groups", "roles"), min_length=1,
                                           description="Claims listing the caller's groups.")
     admin_groups: tuple[str, ...] = Field(default=(), description="Groups of MLflow admins.")
@@ -289,7 +288,7 @@ class OidcAuth(BaseModel):
     def team_auth(self) -> TeamAuthSettings:
         return TeamAuthSettings(
             issuer=self.token_issuer or self.issuer_url, audiences=self.audiences,
-            jwks_uri=self.jwks_uri, username_claims=self.username_claims,
+            jwks_uri=self.jwks_uri, username_claim=self.username_claim,
             group_claims=self.group_claims, admin_groups=self.admin_groups)
 
 
@@ -813,9 +812,11 @@ class TrackingServer(pulumi.ComponentResource):
                     "passThroughAuthHeader": True,
                 },
                 "jwt": {
-                    # Optional only means "no token is fine" (the OIDC session then applies);
-                    # a token that is present and invalid is always refused.
-                    "optional": True,
+                    # Required: every request that passes carries a valid IdP token. A browser's
+                    # comes from its OIDC session (forwardAccessToken, set before this filter
+                    # runs); a request with any other Authorization header (e.g. Basic) skips the
+                    # OIDC filter (passThroughAuthHeader) and is refused here.
+                    "optional": False,
                     "providers": [{
                         "name": "idp",
                         "issuer": o.token_issuer or o.issuer_url,
@@ -862,13 +863,13 @@ class TrackingServer(pulumi.ComponentResource):
             {"policyTypes": ["Egress"], "egress": [storage_rule]},
             self, wait, pod_selector={"matchLabels": server_labels})
         # MLflow's auth fetches the IdP's signing keys (JWKS): a public HTTPS endpoint, or the
-        # IdP's private ranges when it is not public.
+        # IdP's private ranges when it is not public, on the JWKS URL's port.
         network_policy(
             f"{name}-egress-idp", f"{APP}-egress-idp", ns, tags,
             {"policyTypes": ["Egress"],
              "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NON_PUBLIC)}},
-                                *({"ipBlock": {"cidr": c}} for c in args.oidc.idp_cidrs)],
-                         "ports": [{"protocol": "TCP", "port": 443}]}]},
+                                *({"ipBlock": {"cidr": c}} for c in o.idp_cidrs)],
+                         "ports": [{"protocol": "TCP", "port": urlsplit(o.jwks_uri).port or 443}]}]},
             self, wait, pod_selector={"matchLabels": server_labels})
         identity = IDENTITY_ENDPOINTS[args.site]
         if identity:

@@ -60,9 +60,8 @@ class TeamAuthSettings(BaseModel):
     issuer: str = Field(description="`iss` of accepted tokens.")
     audiences: tuple[str, ...] = Field(min_length=1, description="Accepted `aud` values.")
     jwks_uri: str = Field(description="The IdP's signing keys.")
-    username_claims: tuple[str, ...] = Field(
-        default=("preferred_username", "email", "sub"), min_length=1,
-        description="Claims naming the user, first present wins (`sub` for service principals).")
+    username_claim: str = Field(default="sub", min_length=1,
+                                description="The claim naming the user (one, never a fallback).")
     group_claims: tuple[str, ...] = Field(
         default=("groups", "roles"), min_length=1,
         description="Claims listing the caller's groups (app roles count too).")
@@ -76,7 +75,7 @@ def teams_json(settings: TeamAuthSettings, teams: list[TeamGrant]) -> str:
         "issuer": settings.issuer,
         "audiences": list(settings.audiences),
         "jwksUri": settings.jwks_uri,
-        "usernameClaims": list(settings.username_claims),
+        "usernameClaim": settings.username_claim,
         "groupClaims": list(settings.group_claims),
         "adminGroups": sorted(settings.admin_groups),
         "workspaces": {

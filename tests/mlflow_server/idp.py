@@ -2,8 +2,10 @@
 
     python idp.py DIR < requests.json
 
-writes DIR/jwks.json (the public keys) and prints {name: token} for the requests, each
-{"name", "claims", "key": "idp"|"stranger"}; `exp`/`iat` in claims are seconds from now.
+writes DIR/jwks.json (the IdP's public key, kid idp-1) and DIR/jwks-rotated.json (only the
+"stranger" key, kid idp-2: the IdP after a key rotation), and prints {name: token} for the
+requests, each {"name", "claims", "key": "idp"|"stranger", "kid"}; `exp`/`iat` in claims are
+seconds from now.
 """
 
 import json
@@ -20,9 +22,10 @@ def main() -> None:
     out = Path(sys.argv[1])
     keys = {k: rsa.generate_private_key(public_exponent=65537, key_size=2048)
             for k in ("idp", "stranger")}
-    jwk = json.loads(RSAAlgorithm.to_jwk(keys["idp"].public_key()))
-    jwk.update(kid="idp-1", use="sig", alg="RS256")
-    (out / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    for path, key, kid in (("jwks.json", "idp", "idp-1"), ("jwks-rotated.json", "stranger", "idp-2")):
+        jwk = json.loads(RSAAlgorithm.to_jwk(keys[key].public_key()))
+        jwk.update(kid=kid, use="sig", alg="RS256")
+        (out / path).write_text(json.dumps({"keys": [jwk]}))
     now = int(time.time())
     tokens = {}
     for req in json.load(sys.stdin):
@@ -31,7 +34,7 @@ def main() -> None:
             if c in claims:
                 claims[c] = now + claims[c]
         tokens[req["name"]] = jwt.encode(claims, keys[req.get("key", "idp")], algorithm="RS256",
-                                         headers={"kid": "idp-1"})
+                                         headers={"kid": req.get("kid", "idp-1")})
     print(json.dumps(tokens))
 
 

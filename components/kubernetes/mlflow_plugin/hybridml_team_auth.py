@@ -8,8 +8,9 @@ Who a caller is comes from a bearer JWT of the platform's IdP: API clients send 
 the Gateway forwards a signed-in browser's access token (Envoy Gateway OIDC
 `forwardAccessToken`). The token is verified here against the IdP's JWKS (signature, issuer,
 audience, expiry), not taken on trust from the Gateway: pods of client namespaces reach the
-server without passing the Gateway. `Authorization: Basic` is accepted for the break-glass
-admin only (MLflow's own password check); every other basic-auth user is refused, so no IdP
+server without passing the Gateway. One claim (`usernameClaim`) names the MLflow user.
+`Authorization: Basic` is accepted for the break-glass admin only (MLflow's own password
+check), and not through the Gateway; every other basic-auth user is refused, so no IdP
 identity can be shadowed by a password user of the same name. `GET /metrics` without
 credentials is Prometheus's scrape (see `authenticate`).
 
@@ -18,8 +19,7 @@ What a caller may do is MLflow's own RBAC with workspaces enabled
 `team-members`, whose grants the platform's workspace Job keeps equal to the team's tier
 (`reconcile`): EDIT (create, read and change everything in the workspace; delete and manage
 what one created) or MANAGE (workspace admin). This function keeps the caller's role
-assignments equal to the groups in their token on every request (cached for
-`SYNC_TTL_SECONDS` while the token's groups stay the same): a member of a team's group holds
+assignments equal to the groups in their token on every request: a member of a team's group holds
 that team's role, a member of an admin group is an MLflow admin, everyone else holds nothing
 (with workspaces enabled, no grant is no access). Whatever a user holds in a `team-` workspace
 their token no longer supports is removed at their next request: the team role, the MANAGE
@@ -36,6 +36,7 @@ import os
 import secrets
 import threading
 import time
+import urllib.request
 from typing import Any
 
 import jwt
@@ -61,8 +62,16 @@ TIERS = {
              ("registered_model", "*"): "EDIT", ("prompt", "*"): "EDIT"},
     "MANAGE": {("workspace", "*"): "MANAGE"},
 }
-#: How long a verified identity's grants are trusted before they are compared again.
-SYNC_TTL_SECONDS = 60
+#: The IdP's keys are fetched again after this long (a removed key stops verifying then), and
+#: at once for a token whose key id is unknown (at most every JWKS_MISS_SECONDS).
+JWKS_REFRESH_SECONDS = int(os.environ.get("HYBRIDML_JWKS_REFRESH_SECONDS", "300"))
+JWKS_MISS_SECONDS = min(30, JWKS_REFRESH_SECONDS)
+#: While the IdP cannot be reached, the last keys fetched keep verifying for this long; then
+#: every bearer token is refused (fail closed).
+JWKS_STALE_SECONDS = 3600
+JWKS_TIMEOUT_SECONDS = 3
+#: Headers the Gateway's Envoy adds: a request carrying one came through the Gateway.
+_PROXIED = ("X-Forwarded-For", "X-Envoy-External-Address")
 #: Clock skew allowed on `exp`/`nbf`/`iat`.
 LEEWAY_SECONDS = 30
 #: Asymmetric algorithms only: a shared-secret (HS*) token cannot be checked against a JWKS.
@@ -72,11 +81,12 @@ ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 METRICS_PATH = "/metrics"
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"mtime": None, "mapping": None, "jwks": None, "synced": {}}
+_state: dict[str, Any] = {"mtime": None, "mapping": None, "keys": None, "keys_uri": None,
+                          "keys_at": 0.0, "keys_tried": 0.0}
 
 
 def _mapping() -> dict[str, Any]:
-    """The current mapping; re-read (and the grant cache dropped) when the file changed."""
+    """The current mapping; re-read when the file changed."""
     path = os.environ.get(MAPPING_ENV, DEFAULT_MAPPING_PATH)
     mtime = os.stat(path).st_mtime_ns
     with _lock:
@@ -88,10 +98,52 @@ def _mapping() -> dict[str, Any]:
         if not name.startswith(TEAM_PREFIX) or team.get("permission") not in TIERS:
             raise ValueError(f"{path}: workspace {name!r} is not a team- workspace with "
                              f"permission {' or '.join(TIERS)}")
-    jwks = jwt.PyJWKClient(mapping["jwksUri"], cache_keys=True, lifespan=300, timeout=10)
     with _lock:
-        _state.update(mtime=mtime, mapping=mapping, jwks=jwks, synced={})
+        _state.update(mtime=mtime, mapping=mapping)
     return mapping
+
+
+def _fetch_keys(uri: str) -> dict[str, Any]:
+    with urllib.request.urlopen(uri, timeout=JWKS_TIMEOUT_SECONDS) as r:  # noqa: S310 - https in config
+        doc = json.load(r)
+    keys = {}
+    for jwk in doc.get("keys", []):
+        try:
+            key = jwt.PyJWK.from_dict(jwk)
+        except jwt.PyJWTError:
+            continue  # a key type or algorithm this side does not use
+        if key.key_id and jwk.get("use", "sig") == "sig":
+            keys[key.key_id] = key
+    return keys
+
+
+def _signing_key(token: str, mapping: dict[str, Any]) -> Any:
+    """The IdP key that signed `token`: from the cached key set, fetched again when it is old
+    or lacks the token's key id; the last good set serves through an IdP outage for
+    JWKS_STALE_SECONDS, never longer."""
+    kid = jwt.get_unverified_header(token).get("kid")
+    uri = mapping["jwksUri"]
+    now = time.monotonic()
+    with _lock:
+        keys = _state["keys"] if _state["keys_uri"] == uri else None
+        age, tried = now - _state["keys_at"], now - _state["keys_tried"]
+    stale = keys is None or age > JWKS_REFRESH_SECONDS
+    if stale or (kid not in keys and tried > JWKS_MISS_SECONDS):
+        with _lock:
+            _state["keys_tried"] = now
+        try:
+            fresh = _fetch_keys(uri)
+        except (OSError, ValueError) as exc:
+            if keys is None or age > JWKS_STALE_SECONDS:
+                raise jwt.PyJWKClientConnectionError(f"cannot fetch the IdP's keys: {exc}") from exc
+            _log.warning("hybridml-auth: cannot refresh the IdP's keys (%s); using the last ones", exc)
+        else:
+            keys = fresh
+            with _lock:
+                _state.update(keys=fresh, keys_uri=uri, keys_at=now)
+    if kid not in keys:
+        raise jwt.PyJWKClientError(f"no key {kid!r} in the IdP's key set")
+    return keys[kid]
 
 
 def reconcile(tracking_uri: str) -> list[str]:
@@ -148,7 +200,7 @@ def _create(make, *args):
 
 
 def _claims(token: str, mapping: dict[str, Any]) -> dict[str, Any]:
-    key = _state["jwks"].get_signing_key_from_jwt(token)
+    key = _signing_key(token, mapping)
     return jwt.decode(
         token, key.key, algorithms=ALGORITHMS, audience=mapping["audiences"],
         issuer=mapping["issuer"], leeway=LEEWAY_SECONDS,
@@ -156,8 +208,10 @@ def _claims(token: str, mapping: dict[str, Any]) -> dict[str, Any]:
 
 
 def _identity(claims: dict[str, Any], mapping: dict[str, Any]) -> tuple[str | None, frozenset[str]]:
-    username = next((str(claims[c]) for c in mapping.get("usernameClaims", ["sub"])
-                     if isinstance(claims.get(c), str) and claims[c]), None)
+    # One claim names every user: with a fallback, a token without the first claim could be
+    # named like someone else by the second (a service principal's `sub` equal to a user name).
+    value = claims.get(mapping.get("usernameClaim", "sub"))
+    username = value if isinstance(value, str) and value else None
     groups: set[str] = set()
     for c in mapping.get("groupClaims", ["groups"]):
         value = claims.get(c)
@@ -177,18 +231,17 @@ def desired_roles(groups: frozenset[str], mapping: dict[str, Any]) -> tuple[bool
 
 
 def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> None:
+    """Make the user's MLflow state what `groups` entitle to. Runs on every request (one read
+    of the user and their roles; writes only for a difference), so no replica or worker ever
+    trusts another's stale view. Concurrent requests of one user may make the same change at
+    once: a change someone else made first counts as done."""
     from mlflow.server import auth as mlflow_auth
 
-    now = time.monotonic()
-    with _lock:
-        seen = _state["synced"].get(username)
-        if seen and seen[0] == groups and seen[1] > now:
-            return
     store = mlflow_auth.store
     admin, teams = desired_roles(groups, mapping)
     if not store.has_user(username):
         # Unusable password: IdP users never log in with basic auth (refused below anyway).
-        _create(store.create_user, username, secrets.token_urlsafe(48), admin)
+        _tolerate(store.create_user, username, secrets.token_urlsafe(48), admin)
     user = store.get_user(username)
     if user.is_admin != admin:
         store.update_user(username, is_admin=admin)
@@ -201,7 +254,12 @@ def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> Non
             _log.warning("hybridml-auth: no role %s in workspace %s: has the workspace Job run?",
                          ROLE, ws)
             continue
-        _create(store.assign_role_to_user, user.id, role.id)
+        try:
+            store.assign_role_to_user(user.id, role.id)
+        except MlflowException:
+            # A concurrent request assigned it (the unique constraint surfaces as BAD_REQUEST).
+            if role.id not in {r.id for r in store.list_user_roles(user.id)}:
+                raise
     # Outside their teams a user holds nothing in a team workspace: not the team role, not the
     # MANAGE MLflow gives creators on what they created (held in the user's own per-workspace
     # role), not roles or grants someone gave them in MLflow.
@@ -209,11 +267,18 @@ def _sync(username: str, groups: frozenset[str], mapping: dict[str, Any]) -> Non
         if role.workspace in teams:
             continue
         if store._is_synthetic_role_name(role.name):
-            store.delete_role(role.id)
+            _tolerate(store.delete_role, role.id)
         else:
-            store.unassign_role_from_user(user.id, role.id)
-    with _lock:
-        _state["synced"][username] = (groups, now + SYNC_TTL_SECONDS)
+            _tolerate(store.unassign_role_from_user, user.id, role.id)
+
+
+def _tolerate(change, *args) -> None:
+    """`change(*args)`; already done by a concurrent request is fine."""
+    try:
+        change(*args)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"):
+            raise
 
 
 def _refuse(reason: str):
@@ -244,6 +309,9 @@ def authenticate():
         basic = request.authorization
         if basic is None or basic.username != admin_name:
             return _refuse("basic auth is for the break-glass admin only")
+        if any(h in request.headers for h in _PROXIED):
+            # The Gateway refuses it too; the break-glass admin is for port-forwards only.
+            return _refuse("basic auth through the Gateway")
         result = mlflow_auth.authenticate_request_basic_auth()
     elif scheme.lower() == "bearer" and credentials.strip():
         try:
@@ -252,7 +320,7 @@ def authenticate():
             return _refuse(f"invalid token: {exc}")
         username, groups = _identity(claims, mapping)
         if not username:
-            return _refuse("the token names no user (usernameClaims)")
+            return _refuse("the token lacks the usernameClaim")
         if username == admin_name:
             return _refuse(f"{username!r} is the break-glass admin's name, not an IdP user")
         _sync(username, groups, mapping)
