@@ -366,6 +366,7 @@ def test_basic_auth_through_the_gateway_is_refused_even_for_the_admin(server):
 
 def test_grants_given_in_mlflow_to_outsiders_do_not_hold(server):
     status, body = server.create_experiment("carol", "team-vision", "shared-by-carol")
+    assert status == 200
     exp = body["experiment_id"]
     # carol (creator: MANAGE on it) shares it with alice, who is not in team-vision...
     assert server.call("POST", "/api/3.0/mlflow/users/permissions/grant", "carol",

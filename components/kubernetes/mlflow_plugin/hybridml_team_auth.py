@@ -104,7 +104,7 @@ def _mapping() -> dict[str, Any]:
 
 
 def _fetch_keys(uri: str) -> dict[str, Any]:
-    with urllib.request.urlopen(uri, timeout=JWKS_TIMEOUT_SECONDS) as r:  # noqa: S310 - https in config
+    with urllib.request.urlopen(uri, timeout=JWKS_TIMEOUT_SECONDS) as r:
         doc = json.load(r)
     keys = {}
     for jwk in doc.get("keys", []):
