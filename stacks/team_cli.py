@@ -266,6 +266,14 @@ def team_remove(args: argparse.Namespace) -> int:
     edit.path.write_text(edit.text(), encoding="utf-8")
     _err(f"Team {args.name!r} removed from {edit.path}: {len(owned)} resource(s) go at the next "
          f"`pulumi up --stack {args.stack}`.")
+    team = next(t for t in cfg.teams if t.name == args.name)
+    m = cfg.services.mlflow
+    mlflow_sites = [ref for ref in team.sites if m is not None and ref in m.clusters]
+    if mlflow_sites:
+        # Not a Pulumi resource: MLflow's own data, kept like any other.
+        _err(f"Its MLflow workspace {team_namespace(args.name)} (on {', '.join(mlflow_sites)}) stays, "
+             "with its experiments and models, closed to everyone but MLflow admins "
+             "(runbooks/onboard-team.md, Offboarding).")
     return EXIT_OK
 
 

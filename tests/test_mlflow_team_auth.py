@@ -336,6 +336,10 @@ def test_a_new_team_gets_its_workspace_from_the_job_and_access_without_a_restart
         assert server.create_experiment("carol", "team-ml", "no")[0] == 403
     finally:
         server.set_teams([FRAUD, VISION])
+    # Offboarding's last step (runbooks/onboard-team.md): an admin deletes the workspace.
+    assert server.call("DELETE", "/api/3.0/mlflow/workspaces/team-ml?mode=CASCADE", "carol")[0] == 403
+    assert server.call("DELETE", "/api/3.0/mlflow/workspaces/team-ml?mode=CASCADE", "ops")[0] == 204
+    assert server.create_experiment("ops", "team-ml", "gone")[0] == 404
 
 
 def test_a_removed_team_loses_access_but_keeps_its_data(server):
