@@ -92,6 +92,7 @@ def _cloud_cluster(cfg: PlatformConfig, c: PlannedCluster, providers: Providers,
             release_channel=conf.release_channel, network_self_link=networks.gcp.network_self_link,
             subnet_self_link=networks.gcp.subnet_self_links[c.region],
             pods_range_name=PODS_RANGE, services_range_name=SERVICES_RANGE,
+            security_group=conf.security_group,
         ), pulumi.ResourceOptions(providers=[providers.gcp[c.region]]))
     vnet = networks.azure[c.region]
     site = cfg.sites.azure

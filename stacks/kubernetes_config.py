@@ -78,6 +78,10 @@ class GkeCluster(CloudCluster):
 
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     """GKE release channel (automatic upgrades within the channel)."""
+    security_group: str | None = Field(default=None, pattern=r"^gke-security-groups@[a-z0-9.-]+\.[a-z]{2,}$")
+    """Google Groups for RBAC: `gke-security-groups@<your Workspace or Cloud Identity domain>`,
+    the group whose member groups RBAC bindings may name by e-mail (teams on this cluster need
+    it: their `googleGroup` is bound); unset, RBAC knows users only."""
 
 
 class AksCluster(CloudCluster):

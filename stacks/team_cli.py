@@ -66,6 +66,8 @@ def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
         entry["awsRoleArn"] = args.aws_role_arn
     if args.azure_group_object_id:
         entry["azureGroupObjectId"] = args.azure_group_object_id
+    if args.google_group:
+        entry["googleGroup"] = args.google_group
     entry["sites"] = _csv(args.sites) or _default_sites(cfg, args.data_classification)
     if args.data_classification:
         entry["dataClassification"] = args.data_classification
@@ -151,7 +153,7 @@ def _flag(problem: ConfigProblem, index: int) -> ConfigProblem:
              "owner": "--owner", "costCenter": "--cost-center", "name": "NAME",
              "group": "--group", "topics": "--topics", "awsRoleArn": "--aws-role-arn",
              "azureGroupObjectId": "--azure-group-object-id",
-             "mlflowPermission": "--mlflow-permission"}
+             "mlflowPermission": "--mlflow-permission", "googleGroup": "--google-group"}
     for key, flag in flags.items():
         if f".teams[{index}].{key}" in problem.path:
             return ConfigProblem(f"{problem.path} ({flag})", problem.value, problem.allowed)
@@ -302,6 +304,9 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("--aws-role-arn", help="IAM role the members assume (needed on EKS sites)")
     add.add_argument("--azure-group-object-id",
                      help="the team's Entra group object id (needed on AKS sites)")
+    add.add_argument("--google-group",
+                     help="the team's Google group e-mail (needed on GKE sites; the cluster "
+                          "needs securityGroup, Google Groups for RBAC)")
     add.add_argument("--topics", help="comma-separated Kafka topics (named NAME-<topic>)")
     add.add_argument("--mlflow-permission", choices=("EDIT", "MANAGE"),
                      help="what the group may do in the team's MLflow workspace: EDIT (default: "

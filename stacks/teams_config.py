@@ -90,6 +90,9 @@ class Team(ConfigModel):
         default=None, pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
     """AKS sites (required there): the Entra group's object id, the group name AKS (Entra ID
     authentication) gives its members; bound instead of `group` on AKS."""
+    google_group: str | None = Field(default=None, pattern=r"^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$")
+    """GKE sites (required there): the team's Google group e-mail, a member of the cluster's
+    `securityGroup` (Google Groups for RBAC); bound instead of `group` on GKE."""
     sites: list[str] = Field(min_length=1)
     """Clusters the team runs on: `onprem` or `<cloud>/<region>`."""
     data_classification: str | None = None
@@ -120,6 +123,8 @@ class Team(ConfigModel):
         """The Kubernetes group name of the team's members on a cluster of `site`."""
         if site == "azure" and self.azure_group_object_id:
             return self.azure_group_object_id
+        if site == "gcp" and self.google_group:
+            return self.google_group
         return self.rbac_group
 
 
@@ -254,6 +259,15 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
         if "azure" in clouds and team.azure_group_object_id is None:
             add((i, "azureGroupObjectId"), _MISSING, "required when the team runs on AKS: the "
                 "Entra group's object id (AKS knows groups by object id)")
+        if "gcp" in clouds and team.google_group is None:
+            add((i, "googleGroup"), _MISSING, "required when the team runs on GKE: the team's "
+                "Google group e-mail (GKE knows groups only through Google Groups for RBAC)")
+        for k, ref in enumerate(team.sites):
+            if ref.startswith("gcp/") and ref in known:
+                gke = cfg.kubernetes.gcp.get(ref.split("/", 1)[1]) if cfg.kubernetes else None
+                if gke is not None and gke.security_group is None:
+                    add((i, "sites", k), ref, f"kubernetes.gcp.{ref.split('/', 1)[1]}.securityGroup "
+                        "must be set first (Google Groups for RBAC), or the team's group binds nobody")
         if team.topics and not kafka_sites(cfg, team):
             add((i, "topics"), [t.name for t in team.topics],
                 "none of the team's sites runs Kafka (services.kafka.clusters)")

@@ -195,6 +195,37 @@ def test_each_site_gets_a_guarded_namespace_with_the_gpu_quota_and_group(prod):
         assert deny["spec"]["policyTypes"] == ["Ingress", "Egress"]
 
 
+def test_gke_binds_the_teams_google_group_through_google_groups_for_rbac(tmp_path):
+    from stacks.preview import run_preview
+
+    project = _project(tmp_path)
+    edit = TeamFile(project / "Pulumi.prod.yaml", "hybrid-ml-platform")
+    edit.add(_team(name="geo", sites=["gcp/europe-west4"], awsRoleArn=None,
+                   googleGroup="geo-ml@hml.example.com"))
+    (project / "Pulumi.prod.yaml").write_text(edit.text())
+    plan = run_preview(project, "prod").plan
+    [cluster] = [r for r in resources_of(plan, "gcp:container/cluster:Cluster")]
+    assert cluster["inputs"]["authenticatorGroupsConfig"] == {
+        "securityGroup": "gke-security-groups@hml.example.com"}
+    [binding] = [o.body for o in kubernetes_objects(plan)
+                 if o.kind == "RoleBinding" and "::team-geo" in o.urn]
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                    "name": "geo-ml@hml.example.com"}]
+
+
+def test_a_gke_team_needs_a_google_group_and_the_cluster_google_groups_for_rbac():
+    gke = _team(sites=["gcp/europe-west4"], awsRoleArn=None)
+    assert (f"{T}[0].googleGroup: missing; required when the team runs on GKE"
+            in _refusal("prod", gke))
+    p = stack_platform("prod")
+    del p["kubernetes"]["gcp"]["europe-west4"]["securityGroup"]
+    p["teams"] = [{**gke, "googleGroup": "fraud-ml@hml.example.com"}]
+    with pytest.raises(ConfigError) as err:
+        parse_platform(p)
+    assert (f"{T}[0].sites[0]: bad value 'gcp/europe-west4'; kubernetes.gcp.europe-west4.securityGroup "
+            "must be set first") in str(err.value)
+
+
 def test_kafka_user_is_limited_to_the_team_prefix_with_a_program_signed_certificate(prod):
     objs = _team_objects(prod)
     for cluster, kafka in (("onprem-prod", "onprem"), ("hml-prod-aws-eu-west-1", "aws-eu-west-1")):

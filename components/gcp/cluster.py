@@ -83,6 +83,10 @@ class KubernetesClusterArgs(BaseModel):
     api_access: ApiAccess = Field(description="Who reaches the Kubernetes API server.")
     system_pool: SystemPoolSpec = Field(description="The always-on, untainted system pool.")
     gpu_pools: tuple[GpuPoolSpec, ...] = Field(default=(), description="GPU pools (target gcp).")
+    security_group: str | None = Field(
+        default=None, pattern=r"^gke-security-groups@[a-z0-9.-]+\.[a-z]{2,}$",
+        description="Google Groups for RBAC: the `gke-security-groups@<domain>` group whose "
+        "member groups RBAC bindings may name by e-mail; None: RBAC sees users only.")
     gpu_zones: dict[str, tuple[str, ...]] = Field(
         default_factory=dict,
         description="GPU pool name -> zones of `region` offering its GPU; pools not named here "
@@ -221,6 +225,8 @@ class KubernetesCluster(pulumi.ComponentResource):
                                     "enable_private_endpoint": private},
             master_authorized_networks_config=_authorized_networks(args.api_access),
             workload_identity_config={"workload_pool": args.workload_pool},
+            **({"authenticator_groups_config": {"security_group": args.security_group}}
+               if args.security_group else {}),
             enable_shielded_nodes=True,
             datapath_provider="ADVANCED_DATAPATH",
             database_encryption={"state": "ENCRYPTED", "key_name": key.secrets_key_id},
