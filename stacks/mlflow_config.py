@@ -156,8 +156,8 @@ class Mlflow(ConfigModel):
     ~4.5 GiB each, or one of up to ~19 GiB); see components/kubernetes/mlflow.py."""
     client_namespaces: list[str] = Field(default_factory=list)
     """Platform namespaces whose pods may call the server directly on its Service
-    (`http://mlflow.<namespace>.svc:5000`), e.g. serving; this skips the Gateway's sign-on, so
-    list only namespaces of trusted platform services."""
+    (`http://mlflow.<namespace>.svc:5000`), e.g. serving. This skips the Gateway, not MLflow's
+    own auth: they send an IdP bearer token like any client and get what its groups grant."""
     database: MlflowDatabase = Field(default_factory=MlflowDatabase)
     """Backend-store database sizing and protection."""
     oidc: MlflowOidc
