@@ -288,6 +288,10 @@ def test_mlflow_enforces_team_permissions_itself_behind_the_sign_on(prod):
         assert job.urn in by_urn[deployment.urn]["dependencies"]
         [jc] = job.body["spec"]["template"]["spec"]["containers"]
         assert jc["command"] == ["python", "-c", mlflow_auth.WORKSPACES_SCRIPT]
+        # ...and hourly, the same pod, so an edited team role is put back.
+        [cron] = [o for o in _objects(prod, "CronJob", cluster)]
+        assert cron.body["spec"]["concurrencyPolicy"] == "Forbid"
+        assert cron.body["spec"]["jobTemplate"]["spec"]["template"] == job.body["spec"]["template"]
         assert not any("postgresql" in part for part in jc["command"])
         # MLflow fetches the IdP's keys itself: public HTTPS from the server pods.
         idp = {o.name: o.body["spec"] for o in _objects(prod, "NetworkPolicy", cluster)}["mlflow-egress-idp"]

@@ -488,3 +488,22 @@ def test_refusals_are_logged_with_their_reason_and_never_the_token(server):
     assert "hybridml-auth: refused POST /api/2.0/mlflow/experiments/create: invalid token" in log
     for token in server.tokens.values():
         assert token not in log and token.split(".")[2] not in log
+
+
+def test_a_team_role_edited_in_mlflow_is_put_back_by_the_reconcile(server):
+    status, body = server.call("GET", "/api/3.0/mlflow/roles/list?workspace=team-fraud", "ops",
+                               workspace="team-fraud")
+    assert status == 200, body
+    [role] = [r for r in body["roles"] if r["name"] == "team-members"]
+    status, body = server.call("GET", f"/api/3.0/mlflow/roles/permissions/list?role_id={role['id']}",
+                               "ops", workspace="team-fraud")
+    assert status == 200, body
+    [grant] = body["role_permissions"]
+    # alice, a workspace admin of the team (MANAGE tier), takes the grant away.
+    status, body = server.call("DELETE", "/api/3.0/mlflow/roles/permissions/remove", "alice",
+                               {"role_permission_id": grant["id"]}, "team-fraud")
+    assert status == 200, body
+    assert server.create_experiment("carol", "team-fraud", "locked-out")[0] == 403
+    # ...and the reconcile (the hourly CronJob, the same script as the Job) restores it.
+    assert "grant team-fraud/team-members workspace:*=MANAGE" in server.ensure_workspaces().stdout
+    assert server.create_experiment("carol", "team-fraud", "back-in")[0] == 200

@@ -82,6 +82,8 @@ MLFLOW_PRIVATE_HOST_PATTERNS = ("10.*", *(f"172.{i}.*" for i in range(16, 32)), 
 #: the provider's `pulumi.com/timeoutSeconds` annotation, which pulumi-kubernetes applies to
 #: create and update alike (the same as `customTimeouts` for Kubernetes objects).
 JOB_BACKOFF_LIMIT = 6
+#: When the workspace reconcile runs again (hourly, off the full hour).
+RECONCILE_SCHEDULE = "17 * * * *"
 JOB_DEADLINE_SECONDS = 1800
 JOB_PULUMI_TIMEOUT_SECONDS = 2400
 #: `mlflow db upgrade`, with the URI read from the environment inside Python: a URI on the
@@ -661,39 +663,49 @@ class TrackingServer(pulumi.ComponentResource):
         # the request. A new mapping or plugin is a new Job (the hash is in its name).
         ws_labels = {**object_labels(tags), **app_labels, "app.kubernetes.io/component": "workspaces"}
         digest = hashlib.sha256((mapping + mlflow_auth.plugin_checksum()).encode()).hexdigest()[:10]
+        ws_pod = {
+            "metadata": {"labels": ws_labels},
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": pod_security,
+                "containers": [{
+                    "name": "workspaces",
+                    "image": args.image,
+                    "command": ["python", "-c", mlflow_auth.WORKSPACES_SCRIPT],
+                    "env": [*job_env,
+                            {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": auth_config_path},
+                            *({"name": k, "value": v} for k, v in mlflow_auth.job_env(
+                                mlflow_auth.PLUGIN_DIR, mapping_path).items())],
+                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
+                                  "limits": {"cpu": "500m", "memory": "512Mi"}},
+                    "securityContext": container_security,
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *auth_mounts],
+                }],
+                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, *auth_volumes],
+            },
+        }
         workspaces = k8s.batch.v1.Job(
             f"{name}-workspaces",
             metadata={"name": f"{APP}-workspaces-{digest}", "namespace": ns, "labels": ws_labels,
                       "annotations": {"pulumi.com/replaceUnready": "true",
                                       "pulumi.com/timeoutSeconds": str(JOB_PULUMI_TIMEOUT_SECONDS)}},
-            spec={
-                "backoffLimit": JOB_BACKOFF_LIMIT,
-                "activeDeadlineSeconds": JOB_DEADLINE_SECONDS,
-                "template": {
-                    "metadata": {"labels": ws_labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": pod_security,
-                        "containers": [{
-                            "name": "workspaces",
-                            "image": args.image,
-                            "command": ["python", "-c", mlflow_auth.WORKSPACES_SCRIPT],
-                            "env": [*job_env,
-                                    {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": auth_config_path},
-                                    *({"name": k, "value": v} for k, v in mlflow_auth.job_env(
-                                        mlflow_auth.PLUGIN_DIR, mapping_path).items())],
-                            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                          "limits": {"cpu": "500m", "memory": "512Mi"}},
-                            "securityContext": container_security,
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *auth_mounts],
-                        }],
-                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, *auth_volumes],
-                    },
-                },
-            },
+            spec={"backoffLimit": JOB_BACKOFF_LIMIT, "activeDeadlineSeconds": JOB_DEADLINE_SECONDS,
+                  "template": ws_pod},
             opts=opts_(migrate, auth_secret, plugin, teams, delete_before_replace=True),
+        )
+        # The same, hourly: a MANAGE-tier team (its workspace's admins) may edit its own
+        # `team-members` role in MLflow; this puts the role back to the config's tier.
+        k8s.batch.v1.CronJob(
+            f"{name}-workspaces-reconcile",
+            metadata={"name": f"{APP}-workspaces-reconcile", "namespace": ns, "labels": ws_labels},
+            spec={"schedule": RECONCILE_SCHEDULE, "concurrencyPolicy": "Forbid",
+                  "startingDeadlineSeconds": 600, "successfulJobsHistoryLimit": 1,
+                  "failedJobsHistoryLimit": 3,
+                  "jobTemplate": {"spec": {"backoffLimit": 2, "activeDeadlineSeconds": 900,
+                                           "template": ws_pod}}},
+            opts=opts_(workspaces),
         )
 
         allowed_hosts = [
