@@ -432,6 +432,10 @@ def backend_store_uri(db: DatabaseConnection) -> pulumi.Output[str]:
     return pulumi.Output.secret(uri)
 
 
+def _plain_env(values: dict[str, str]) -> list[dict[str, str]]:
+    return [{"name": k, "value": v} for k, v in values.items()]
+
+
 def _version_slug(ref: str) -> str:
     tag = ref.rsplit("/", 1)[-1].partition(":")[2].partition("@")[0] or "digest"
     return re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")[:40]
@@ -550,8 +554,7 @@ class TrackingServer(pulumi.ComponentResource):
         ]
         env = [
             *job_env,
-            *({"name": k, "value": v} for k, v in mlflow_auth.server_env(
-                auth_config_path, mlflow_auth.PLUGIN_DIR, mapping_path).items()),
+            *_plain_env(mlflow_auth.server_env(auth_config_path, mlflow_auth.PLUGIN_DIR, mapping_path)),
             {"name": "MLFLOW_AUTH_ADMIN_PASSWORD",
              "valueFrom": {"secretKeyRef": {"name": AUTH_SECRET, "key": "admin-password"}}},
             # One CSRF key for every worker of every replica (the auth app's requirement).
@@ -623,37 +626,43 @@ class TrackingServer(pulumi.ComponentResource):
         # Job failed").
         job_labels = {**object_labels(tags), **app_labels, "app.kubernetes.io/component": "db-upgrade"}
         job_name = f"{APP}-db-upgrade-{_version_slug(args.image)}"[:63].rstrip("-")
+        def job_pod(labels: dict[str, str], container: str, script: str, env: list[dict[str, Any]],
+                    resources: dict[str, Any], mounts: list[dict[str, Any]],
+                    pod_volumes: list[dict[str, Any]]) -> dict[str, Any]:
+            """A pod template running `python -c script` once, restricted like the servers.
+            Secrets (the database URI) only in `env`, never in argv."""
+            return {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": pod_security,
+                    "containers": [{
+                        "name": container,
+                        "image": args.image,
+                        "command": ["python", "-c", script],
+                        "env": env,
+                        "resources": resources,
+                        "securityContext": container_security,
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *mounts],
+                    }],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, *pod_volumes],
+                },
+            }
+
+        def job_meta(job: str, labels: dict[str, str]) -> dict[str, Any]:
+            return {"name": job, "namespace": ns, "labels": labels,
+                    "annotations": {"pulumi.com/replaceUnready": "true",
+                                    "pulumi.com/timeoutSeconds": str(JOB_PULUMI_TIMEOUT_SECONDS)}}
+
         migrate = k8s.batch.v1.Job(
             f"{name}-db-upgrade",
-            metadata={"name": job_name, "namespace": ns, "labels": job_labels,
-                      "annotations": {"pulumi.com/replaceUnready": "true",
-                                      "pulumi.com/timeoutSeconds": str(JOB_PULUMI_TIMEOUT_SECONDS)}},
-            spec={
-                "backoffLimit": JOB_BACKOFF_LIMIT,
-                "activeDeadlineSeconds": JOB_DEADLINE_SECONDS,
-                "template": {
-                    "metadata": {"labels": job_labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "automountServiceAccountToken": False,
-                        "enableServiceLinks": False,
-                        "securityContext": pod_security,
-                        "containers": [{
-                            "name": "db-upgrade",
-                            "image": args.image,
-                            # The URI (with the password) only in the environment, from the
-                            # Secret; never in argv (see DB_UPGRADE_SCRIPT).
-                            "command": ["python", "-c", DB_UPGRADE_SCRIPT],
-                            "env": job_env,
-                            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
-                                          "limits": {"cpu": "1", "memory": "1Gi"}},
-                            "securityContext": container_security,
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }],
-                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
-                    },
-                },
-            },
+            metadata=job_meta(job_name, job_labels),
+            spec={"backoffLimit": JOB_BACKOFF_LIMIT, "activeDeadlineSeconds": JOB_DEADLINE_SECONDS,
+                  "template": job_pod(job_labels, "db-upgrade", DB_UPGRADE_SCRIPT, job_env,
+                                      {"requests": {"cpu": "250m", "memory": "512Mi"},
+                                       "limits": {"cpu": "1", "memory": "1Gi"}}, [], [])},
             # A Job's template is immutable; a new image version is a new Job name anyway.
             opts=opts_(backend, db_egress, delete_before_replace=True),
         )
@@ -663,34 +672,15 @@ class TrackingServer(pulumi.ComponentResource):
         # the request. A new mapping or plugin is a new Job (the hash is in its name).
         ws_labels = {**object_labels(tags), **app_labels, "app.kubernetes.io/component": "workspaces"}
         digest = hashlib.sha256((mapping + mlflow_auth.plugin_checksum()).encode()).hexdigest()[:10]
-        ws_pod = {
-            "metadata": {"labels": ws_labels},
-            "spec": {
-                "restartPolicy": "Never",
-                "automountServiceAccountToken": False,
-                "enableServiceLinks": False,
-                "securityContext": pod_security,
-                "containers": [{
-                    "name": "workspaces",
-                    "image": args.image,
-                    "command": ["python", "-c", mlflow_auth.WORKSPACES_SCRIPT],
-                    "env": [*job_env,
-                            {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": auth_config_path},
-                            *({"name": k, "value": v} for k, v in mlflow_auth.job_env(
-                                mlflow_auth.PLUGIN_DIR, mapping_path).items())],
-                    "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
-                                  "limits": {"cpu": "500m", "memory": "512Mi"}},
-                    "securityContext": container_security,
-                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, *auth_mounts],
-                }],
-                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, *auth_volumes],
-            },
-        }
+        ws_pod = job_pod(
+            ws_labels, "workspaces", mlflow_auth.WORKSPACES_SCRIPT,
+            [*job_env, {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": auth_config_path},
+             *_plain_env(mlflow_auth.job_env(mlflow_auth.PLUGIN_DIR, mapping_path))],
+            {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+            auth_mounts, auth_volumes)
         workspaces = k8s.batch.v1.Job(
             f"{name}-workspaces",
-            metadata={"name": f"{APP}-workspaces-{digest}", "namespace": ns, "labels": ws_labels,
-                      "annotations": {"pulumi.com/replaceUnready": "true",
-                                      "pulumi.com/timeoutSeconds": str(JOB_PULUMI_TIMEOUT_SECONDS)}},
+            metadata=job_meta(f"{APP}-workspaces-{digest}", ws_labels),
             spec={"backoffLimit": JOB_BACKOFF_LIMIT, "activeDeadlineSeconds": JOB_DEADLINE_SECONDS,
                   "template": ws_pod},
             opts=opts_(migrate, auth_secret, plugin, teams, delete_before_replace=True),

@@ -12,6 +12,7 @@ used by the component and by tests/test_mlflow_team_auth.py, which runs them on 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -127,6 +128,7 @@ def job_env(plugin_dir: str, mapping_path: str) -> dict[str, str]:
             "MLFLOW_ENABLE_WORKSPACES": "true"}
 
 
+@functools.cache
 def plugin_source() -> str:
     return _SOURCE.read_text(encoding="utf-8")
 
