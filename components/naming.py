@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+#: An RFC 1123 label (Kubernetes names of namespaces, Services, ...): at most 63 characters,
+#: lowercase alphanumerics and '-', starting and ending alphanumeric. Callers with a shorter
+#: limit add `max_length`.
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DNS_LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")
 
 

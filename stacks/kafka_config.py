@@ -18,7 +18,7 @@ from pydantic.alias_generators import to_camel
 
 from components.kubernetes.kafka import SUPPORTED_KAFKA_VERSIONS, KafkaSizing, Usage
 from components.kubernetes.kafka_mirror import mirror_usage
-from components.kubernetes.namespace import quantity
+from components.kubernetes.objects import quantity
 from stacks.config_base import ConfigModel
 
 if TYPE_CHECKING:

@@ -274,7 +274,7 @@ def _site_limits(cfg: PlatformConfig, m: Mlflow, refs: dict[str, Any]) -> list[C
     """What the database and server components of each configured cluster would refuse (or
     what its site refuses at deploy time), found here so it is a config error with a key path
     instead of a failure halfway through `pulumi up`."""
-    from components.kubernetes.namespace import quantity
+    from components.kubernetes.objects import quantity
     from stacks.validation import ConfigProblem, _path
 
     out: list[ConfigProblem] = []

@@ -88,7 +88,7 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
         CENTRAL_REPLICAS,
         NAMESPACE,
     )
-    from components.kubernetes.namespace import quantity
+    from components.kubernetes.objects import quantity
     from stacks.cluster_plan import clusters_by_ref
     from stacks.validation import ConfigProblem, _path
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from components.kubernetes.namespace import NamespaceQuota, NamespaceSpec, quantity
+from components.kubernetes.namespace import NamespaceQuota, NamespaceSpec
+from components.kubernetes.objects import quantity
 from stacks.kubernetes_config import PlatformNamespace
 
 #: CPU limits may burst to twice the requests; memory is not overcommitted (OOM kills hurt).

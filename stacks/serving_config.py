@@ -27,7 +27,8 @@ from pydantic import Field
 
 from components import network_plan
 from components.gpu_catalog import GPU_TYPES
-from components.kubernetes.namespace import ContainerDefaults, quantity
+from components.kubernetes.namespace import ContainerDefaults
+from components.kubernetes.objects import quantity
 from stacks.config_base import ConfigModel, Ipv4
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from components.kubernetes import mlflow as comp
 from components.kubernetes import mlflow_auth
 from components.kubernetes.charts import IMAGES
-from components.kubernetes.namespace import quantity
+from components.kubernetes.objects import quantity
 from components.tags import StandardTags
 from stacks.manifests import kubernetes_objects
 from stacks.offline import PreviewMocks, run_program

@@ -21,7 +21,7 @@ from components.azure import postgres as azpg
 from components.azure.postgres import PostgresDatabase, PostgresDatabaseArgs
 from components.azure.workload_identity import StoreAccess, StoreAccessArgs
 from components.kubernetes.charts import CHARTS
-from components.kubernetes.namespace import object_labels
+from components.kubernetes.objects import object_labels
 from components.kubernetes.postgres_onprem import (
     CloudNativePgOperator,
     CloudNativePgOperatorArgs,

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import pulumi_aws
 import pulumi_azure_native
 import pulumi_gcp
 import pulumi_kubernetes
 import pulumi_random
 import pulumi_tls
+import pytest
+
 from components.tags import REQUIRED_TAG_KEYS
 from stacks.cli import main
 from stacks.preview import PLACEHOLDER, run_preview

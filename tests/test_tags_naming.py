@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from components import naming
 from components.regions import cloud_of
 from components.tags import (
-    REQUIRED_TAG_KEYS, StandardTags, aws_tags, azure_tags, gcp_labels, k8s_labels,
+    REQUIRED_TAG_KEYS,
+    StandardTags,
+    aws_tags,
+    azure_tags,
+    gcp_labels,
+    k8s_labels,
 )
 
 TAGS = StandardTags(owner="ML Platform Team", cost_center="ML-4100", environment="prod",

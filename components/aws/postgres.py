@@ -12,10 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from components import naming
 from components.aws.network import LOG_RETENTION_DAYS
+from components.inputs import StrInput
 from components.regions import AWS_REGIONS
 from components.tags import StandardTags, aws_tags
-
-StrInput = str | pulumi.Output[str]
 
 #: PostgreSQL major version. 17 is GA on both RDS and Cloud SQL (RDS also offers 18); the two
 #: clouds stay on one major so a backend store moves between them with plain pg_dump/restore.

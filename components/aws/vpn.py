@@ -10,12 +10,12 @@ import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components import network_plan
+
+#: `pulumi.Input[str]` without the Awaitable arm, which pydantic cannot resolve.
+from components.inputs import StrInput
 from components.network_plan import CRYPTO, Tunnel
 from components.tags import StandardTags, aws_tags
 from components.vpn_keys import pre_shared_key
-
-#: `pulumi.Input[str]` without the Awaitable arm, which pydantic cannot resolve.
-StrInput = str | pulumi.Output[str]
 
 #: AWS takes 16-bit and low 32-bit ASNs in bgp_asn, the rest only in bgp_asn_extended.
 _MAX_BGP_ASN = 2_147_483_647

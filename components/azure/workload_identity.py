@@ -8,6 +8,7 @@ import pulumi
 import pulumi_azure_native as azure
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.naming import DNS_LABEL
 from components.tags import StandardTags, azure_tags
 
 #: Built-in role "Storage Blob Data Contributor": read, write and delete blobs (no account keys,
@@ -18,7 +19,6 @@ TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 #: Annotation / label the AKS workload identity webhook reads.
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 USE_LABEL = "azure.workload.identity/use"
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _SUBSCRIPTION = re.compile(r"^/subscriptions/[^/]+", re.IGNORECASE)
 
 
@@ -40,9 +40,9 @@ class StoreAccessArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    namespace: str = Field(pattern=_DNS_LABEL, max_length=63,
+    namespace: str = Field(pattern=DNS_LABEL, max_length=63,
                            description="Namespace of the Kubernetes service account.")
-    service_account: str = Field(pattern=_DNS_LABEL, max_length=63,
+    service_account: str = Field(pattern=DNS_LABEL, max_length=63,
                                  description="Name of the Kubernetes service account.")
     tags: StandardTags = Field(description="Standard tags put on the identity.")
     prefix: str = Field(description="Name prefix, e.g. `hml-prod`.")

@@ -11,10 +11,9 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components.gcp.cluster_kms import ENCRYPTER_DECRYPTER, ROTATION_PERIOD
+from components.inputs import StrInput
 from components.regions import GCP_REGIONS
 from components.tags import StandardTags, gcp_labels
-
-StrInput = str | pulumi.Output[str]
 
 #: Same major as the RDS component (see components/aws/postgres.py).
 DATABASE_VERSION = "POSTGRES_17"

@@ -18,14 +18,8 @@ from components.kubernetes import cert_manager, gateway, gpu_stack
 from components.kubernetes.charts import container_resources, pinned_release
 from components.kubernetes.cluster_spec import StorageClassSpec
 from components.kubernetes.gpu_pool import GpuPoolSpec, wants_mig
-from components.kubernetes.namespace import (
-    NamespaceSpec,
-    PlatformNamespace,
-    PlatformNamespaceArgs,
-    add_on_namespace,
-    known_name,
-    object_labels,
-)
+from components.kubernetes.namespace import NamespaceSpec, PlatformNamespace, PlatformNamespaceArgs
+from components.kubernetes.objects import add_on_namespace, known_name, object_labels
 from components.kubernetes.platform_ca import CaMaterial
 from components.tags import StandardTags
 

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.charts import container_resources, pinned_release
-from components.kubernetes.namespace import add_on_namespace, object_labels
+from components.kubernetes.objects import add_on_namespace, object_labels
 from components.kubernetes.platform_ca import CaMaterial
 from components.tags import StandardTags
 

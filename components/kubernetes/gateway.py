@@ -17,11 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.charts import container_resources, pinned_release
-from components.kubernetes.namespace import (
-    PLATFORM_NAMESPACE_LABEL,
-    add_on_namespace,
-    object_labels,
-)
+from components.kubernetes.objects import PLATFORM_NAMESPACE_LABEL, add_on_namespace, object_labels
 from components.tags import StandardTags
 
 NAMESPACE = "gateway"

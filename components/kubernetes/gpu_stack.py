@@ -21,7 +21,7 @@ from components.kubernetes.gpu_pool import (
     time_slicing_config,
     wants_mig,
 )
-from components.kubernetes.namespace import add_on_namespace, object_labels
+from components.kubernetes.objects import add_on_namespace, object_labels
 from components.tags import StandardTags
 
 NAMESPACE = "gpu-operator"

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator, 
 from components.kubernetes.addons import STORAGE_CLASS
 from components.kubernetes.charts import container_resources, pinned_release
 from components.kubernetes.gateway import INTERNAL_LB_ANNOTATIONS
-from components.kubernetes.namespace import (
+from components.kubernetes.objects import (
     PLATFORM_NAMESPACE_LABEL,
     add_on_namespace,
     in_namespace,
@@ -34,6 +34,7 @@ from components.kubernetes.namespace import (
     object_labels,
     quantity,
 )
+from components.naming import DNS_LABEL
 from components.tags import StandardTags
 
 API = "kafka.strimzi.io/v1"
@@ -51,7 +52,6 @@ API_SERVER_PORTS = (443, 6443)
 _METRICS_KEY = "kafka-metrics-config.yml"
 _CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
 _SIZE = r"^[0-9]+(Gi|Ti)$"
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _TOPIC = r"^[a-z0-9]([a-z0-9.-]{0,247}[a-z0-9])?$"
 
 # Container sizes of what the operator runs besides the brokers: (cpu, memory) requests and
@@ -332,7 +332,7 @@ class KafkaUserSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=_DNS_LABEL, max_length=60, description="User (and KafkaUser) name.")
+    name: str = Field(pattern=DNS_LABEL, max_length=60, description="User (and KafkaUser) name.")
     authentication: Literal["tls", "scram-sha-512"] = Field(
         description="tls: a certificate from the clients CA, for the internal listener; "
                     "scram-sha-512: a generated password, for the cross-site listener.")
@@ -387,7 +387,7 @@ class StrimziOperatorArgs(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     tags: StandardTags = Field(description="Standard tags, as labels on the namespace.")
-    namespace: str = Field(default=OPERATOR_NAMESPACE, pattern=_DNS_LABEL,
+    namespace: str = Field(default=OPERATOR_NAMESPACE, pattern=DNS_LABEL,
                            description="Add-on namespace the operator runs in.")
     watch_namespaces: tuple[str, ...] = Field(min_length=1,
                                               description="Namespaces holding Kafka resources.")
@@ -431,9 +431,9 @@ class KafkaClusterArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    kafka_name: str = Field(pattern=_DNS_LABEL, max_length=30,
+    kafka_name: str = Field(pattern=DNS_LABEL, max_length=30,
                             description="Name of the Kafka resource (and MirrorMaker 2 alias).")
-    namespace: str = Field(pattern=_DNS_LABEL, description="Platform namespace of the cluster.")
+    namespace: str = Field(pattern=DNS_LABEL, description="Platform namespace of the cluster.")
     cluster_name: str = Field(description="Kubernetes cluster name (part of the DNS names).")
     site: Literal["aws", "gcp", "azure", "onprem"] = Field(description="Where it runs.")
     base_domain: str = Field(description="Platform DNS domain.")

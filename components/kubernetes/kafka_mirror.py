@@ -36,7 +36,7 @@ from components.kubernetes.kafka import (
     resources,
     scram_authentication,
 )
-from components.kubernetes.namespace import network_policy, object_labels
+from components.kubernetes.objects import network_policy, object_labels
 from components.tags import StandardTags
 
 #: One MirrorMaker 2 (Kafka Connect) worker.

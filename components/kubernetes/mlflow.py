@@ -40,13 +40,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator, model_validator
 
+from components.inputs import StrInput
 from components.kubernetes import gateway, mlflow_auth
 from components.kubernetes.charts import image
 from components.kubernetes.mlflow_auth import TeamAuthSettings, TeamGrant
-from components.kubernetes.namespace import in_namespace, network_policy, object_labels
+from components.kubernetes.objects import in_namespace, network_policy, object_labels
+from components.naming import DNS_LABEL
 from components.tags import StandardTags
 
-StrInput = str | pulumi.Output[str]
 IntInput = int | pulumi.Output[int]
 Site = Literal["aws", "gcp", "azure", "onprem"]
 
@@ -140,7 +141,6 @@ IDENTITY_ENDPOINTS: dict[str, tuple[tuple[str, int], ...]] = {
     "onprem": (),
 }
 _ARTIFACT_KIND = {"aws": "s3", "gcp": "gcs", "azure": "azure-blob", "onprem": "s3-compatible"}
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DOMAIN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 _HTTPS = r"^https://[^\s/?#]+(/[^\s?#]*)?$"
 
@@ -322,11 +322,11 @@ class TrackingServerArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    cluster_name: str = Field(pattern=_DNS_LABEL, description="Cluster name (part of the hostname).")
+    cluster_name: str = Field(pattern=DNS_LABEL, description="Cluster name (part of the hostname).")
     base_domain: str = Field(pattern=_DOMAIN, description="Platform DNS domain; the server is "
                              "`mlflow.<cluster_name>.<base_domain>` on the cluster's Gateway.")
     site: Site = Field(description="Where the cluster runs: decides the identity endpoints and the artifact kind.")
-    namespace: str = Field(default="mlflow", pattern=_DNS_LABEL,
+    namespace: str = Field(default="mlflow", pattern=DNS_LABEL,
                            description="Platform namespace (created by the cluster add-ons).")
     image: str = Field(default_factory=lambda: image("mlflow"),
                        description="Pinned MLflow image with PostgreSQL and cloud storage clients.")
@@ -380,7 +380,7 @@ class TrackingServerArgs(BaseModel):
     @field_validator("client_namespaces")
     @classmethod
     def _namespaces(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [n for n in names if not re.match(_DNS_LABEL, n)]
+        bad = [n for n in names if not re.match(DNS_LABEL, n)]
         if bad:
             raise ValueError(f"not namespace names: {bad}")
         return names

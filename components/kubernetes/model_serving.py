@@ -79,7 +79,7 @@ from components.gpu_catalog import (
 from components.kubernetes.gateway import GATEWAY
 from components.kubernetes.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.kubernetes.gpu_pool import gpu_toleration
-from components.kubernetes.namespace import known_name, object_labels, quantity
+from components.kubernetes.objects import known_name, object_labels, quantity
 from components.kubernetes.serving_gateway import PUBLIC_GATEWAY
 from components.tags import StandardTags
 

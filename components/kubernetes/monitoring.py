@@ -40,11 +40,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator, model_validator
 
+from components.inputs import StrInput
 from components.kubernetes import cert_manager, gateway, gpu_stack
 from components.kubernetes.addons import STORAGE_CLASS
 from components.kubernetes.charts import container_resources, pinned_release
 from components.kubernetes.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION
-from components.kubernetes.namespace import (
+from components.kubernetes.objects import (
     add_on_namespace,
     in_namespace,
     network_policy,
@@ -53,7 +54,6 @@ from components.kubernetes.namespace import (
 )
 from components.tags import StandardTags
 
-StrInput = str | pulumi.Output[str]
 Site = Literal["aws", "gcp", "azure", "onprem"]
 
 CHART = "kube-prometheus-stack"

@@ -1,101 +1,31 @@
 """A platform namespace: Pod Security, a quota, container defaults and default-deny networking.
 
-`PlatformNamespace` is what every platform service and (later) every team environment lives
-in. It also holds the labelling helpers every Kubernetes object of the add-ons uses.
+`PlatformNamespace` is what every platform service and every team environment lives in. The
+labelling and NetworkPolicy helpers it shares with every other object are in `objects.py`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal
 from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.tags import StandardTags, k8s_labels
-
-PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
-
-#: Pod Security Standards version enforced. Pinned to the clusters' minor version so a cluster
-#: upgrade never tightens admission under running workloads; audit and warn follow `latest`,
-#: so what the next version would reject shows up in audit logs and kubectl warnings first.
-POD_SECURITY_VERSION = "v1.33"
-#: Label every PlatformNamespace carries; the platform Gateway admits routes only from these.
-PLATFORM_NAMESPACE_LABEL = "hybridml.io/platform-namespace"
-_NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-_RESERVED_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-
-_SUFFIXES = {
-    "": Decimal(1),
-    "m": Decimal("0.001"),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?|\.\d+)(" + "|".join(s for s in _SUFFIXES if s) + r")?$")
-
-
-def quantity(value: str) -> Decimal:
-    """A Kubernetes quantity string (`500m`, `2`, `64Gi`) as a number; ValueError if malformed."""
-    match = _QUANTITY.match(value) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 2, 64Gi)")
-    return Decimal(match.group(1)) * _SUFFIXES[match.group(2) or ""]
-
-
-def object_labels(tags: StandardTags) -> dict[str, str]:
-    """`metadata.labels` of every object the platform creates: standard tags plus who manages it."""
-    return {
-        **k8s_labels(tags),
-        "app.kubernetes.io/managed-by": "pulumi",
-        "app.kubernetes.io/part-of": "hybrid-ml-platform",
-    }
-
-
-def pod_security_labels(level: PodSecurityLevel) -> dict[str, str]:
-    """Pod Security Admission labels: enforce at the pinned version, audit and warn at latest."""
-    prefix = "pod-security.kubernetes.io"
-    return {
-        f"{prefix}/enforce": level,
-        f"{prefix}/enforce-version": POD_SECURITY_VERSION,
-        f"{prefix}/audit": level,
-        f"{prefix}/audit-version": "latest",
-        f"{prefix}/warn": level,
-        f"{prefix}/warn-version": "latest",
-    }
-
-
-def known_name(resource: pulumi.Resource, name: str) -> pulumi.Output[str]:
-    """`name` as an Output that depends on `resource`: known at preview, ordered after it."""
-    return resource.urn.apply(lambda _: name)
-
-
-def add_on_namespace(
-    resource_name: str,
-    name: str,
-    tags: StandardTags,
-    level: PodSecurityLevel,
-    parent: pulumi.Resource,
-) -> k8s.core.v1.Namespace:
-    """A namespace for an add-on chart, created explicitly (never by Helm) with its PSA level."""
-    return k8s.core.v1.Namespace(
-        resource_name,
-        metadata={"name": name, "labels": {**object_labels(tags), **pod_security_labels(level)}},
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
+from components.kubernetes.objects import (
+    PLATFORM_NAMESPACE_LABEL,
+    RESERVED_NAMESPACES,
+    PodSecurityLevel,
+    in_namespace,
+    known_name,
+    object_labels,
+    pod_security_labels,
+    quantity,
+)
+from components.naming import DNS_LABEL
+from components.tags import StandardTags
 
 
 def _check_quantity(value: str) -> str:
@@ -188,7 +118,7 @@ class EgressAllowance(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(
-        pattern=_DNS_LABEL,
+        pattern=DNS_LABEL,
         max_length=40,
         description="Short name; the NetworkPolicy is `allow-egress-<name>`.",
     )
@@ -219,7 +149,7 @@ class NamespaceSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=_DNS_LABEL, max_length=63, description="Namespace name (DNS label).")
+    name: str = Field(pattern=DNS_LABEL, max_length=63, description="Namespace name (DNS label).")
     quota: NamespaceQuota = Field(description="ResourceQuota of the namespace.")
     defaults: ContainerDefaults = Field(
         default_factory=ContainerDefaults,
@@ -243,14 +173,14 @@ class NamespaceSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _not_reserved(cls, name: str) -> str:
-        if name in _RESERVED_NAMESPACES or name.startswith("kube-"):
+        if name in RESERVED_NAMESPACES or name.startswith("kube-"):
             raise ValueError(f"{name!r} is a Kubernetes system namespace")
         return name
 
     @field_validator("allow_from_namespaces")
     @classmethod
     def _namespaces(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [n for n in names if not re.match(_DNS_LABEL, n) or len(n) > 63]
+        bad = [n for n in names if not re.match(DNS_LABEL, n) or len(n) > 63]
         if bad:
             raise ValueError(f"not namespace names: {bad}")
         return tuple(dict.fromkeys(names))
@@ -285,38 +215,6 @@ def _network_policy(
         spec={"podSelector": {}, **spec},
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[ns]),
     )
-
-
-def network_policy(
-    resource_name: str,
-    name: str,
-    namespace: str,
-    tags: StandardTags,
-    spec: dict,
-    parent: pulumi.Resource,
-    depends_on: list[pulumi.Resource] | None = None,
-    pod_selector: dict | None = None,
-) -> k8s.networking.v1.NetworkPolicy:
-    """An extra allow rule in a platform namespace (NetworkPolicies add up; default-deny stays).
-
-    `spec` holds `policyTypes` and `ingress`/`egress`; `pod_selector` narrows it to some pods
-    (default: every pod of the namespace).
-    """
-    return k8s.networking.v1.NetworkPolicy(
-        resource_name,
-        metadata={"name": name, "namespace": namespace, "labels": object_labels(tags)},
-        spec={"podSelector": pod_selector or {}, **spec},
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
-    )
-
-
-def in_namespace(name: str) -> dict:
-    """A NetworkPolicy peer selecting every pod of namespace `name`."""
-    return _in_namespace(name)
-
-
-def _in_namespace(name: str) -> dict:
-    return {"namespaceSelector": {"matchLabels": {_NAMESPACE_NAME_LABEL: name}}}
 
 
 class PlatformNamespace(pulumi.ComponentResource):
@@ -391,7 +289,7 @@ class PlatformNamespace(pulumi.ComponentResource):
                     {
                         "to": [
                             {
-                                **_in_namespace("kube-system"),
+                                **in_namespace("kube-system"),
                                 "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
                             }
                         ],
@@ -409,7 +307,7 @@ class PlatformNamespace(pulumi.ComponentResource):
             },
         )
         for source in args.allow_from_namespaces:
-            peer = _in_namespace(source)
+            peer = in_namespace(source)
             if source in args.allow_from_pods:
                 peer["podSelector"] = {"matchLabels": dict(args.allow_from_pods[source])}
             policy(

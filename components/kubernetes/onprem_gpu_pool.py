@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint
-from components.kubernetes.namespace import object_labels
+from components.kubernetes.objects import object_labels
 from components.tags import StandardTags
 
 _NODE_NAME = re.compile(

@@ -17,13 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf, field_validator, 
 
 from components.kubernetes.addons import STORAGE_CLASS
 from components.kubernetes.charts import IMAGES, container_resources, image, pinned_release
-from components.kubernetes.namespace import (
+from components.kubernetes.objects import (
     add_on_namespace,
     known_name,
     network_policy,
     object_labels,
     quantity,
 )
+from components.naming import DNS_LABEL
 from components.tags import StandardTags, k8s_labels
 
 #: The operator's namespace (the chart's default), created by us with Pod Security restricted.
@@ -53,7 +54,6 @@ DEFAULT_API_SERVER_PORTS = (443, 6443)
 READY_TIMEOUT_SECONDS = 1800
 WAIT_FOR_READY = {"pulumi.com/waitFor": "condition=Ready",
                   "pulumi.com/timeoutSeconds": str(READY_TIMEOUT_SECONDS)}
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class CloudNativePgOperatorArgs(BaseModel):
@@ -126,7 +126,7 @@ class OnPremPostgresArgs(BaseModel):
                           description="Database created at bootstrap.")
     username: str = Field(default="mlflow", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
                           description="Owner of `database` (a login role, not a superuser).")
-    namespace: str = Field(pattern=_DNS_LABEL, max_length=63,
+    namespace: str = Field(pattern=DNS_LABEL, max_length=63,
                            description="Namespace of the Cluster, e.g. `mlflow`.")
     instances: int = Field(default=3, ge=1, le=9, description=(
         "PostgreSQL instances: one primary, the rest streaming standbys."))
@@ -135,7 +135,7 @@ class OnPremPostgresArgs(BaseModel):
     operator: InstanceOf[pulumi.Resource] = Field(
         description="The operator (e.g. `CloudNativePgOperator.release`); the Cluster waits "
                     "for its CRDs and webhooks.")
-    operator_namespace: str = Field(default=OPERATOR_NAMESPACE, pattern=_DNS_LABEL,
+    operator_namespace: str = Field(default=OPERATOR_NAMESPACE, pattern=DNS_LABEL,
                                     description="Namespace of the operator's pods.")
     storage_class: str = Field(default=STORAGE_CLASS, description=(
         "StorageClass of the volumes: the cluster's default, encrypted one."))

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from components.kubernetes.charts import container_resources
 from components.kubernetes.gateway import GATEWAY_CLASS, NAMESPACE
-from components.kubernetes.namespace import known_name, object_labels
+from components.kubernetes.objects import known_name, object_labels
 from components.tags import StandardTags
 
 PUBLIC_GATEWAY = "serving-public"

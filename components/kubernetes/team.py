@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, model_validator
 
+from components.inputs import StrInput
 from components.kubernetes.dashboards import DASHBOARD_LABEL, FOLDER_ANNOTATION
 from components.kubernetes.gateway import NAMESPACE as GATEWAY_NAMESPACE
 from components.kubernetes.kafka import (
@@ -28,14 +29,8 @@ from components.kubernetes.kafka import (
     kafka_user,
 )
 from components.kubernetes.monitoring import ENVOY_PROXY_LABELS
-from components.kubernetes.namespace import (
-    NamespaceQuota,
-    PlatformNamespace,
-    PlatformNamespaceArgs,
-    in_namespace,
-    network_policy,
-    object_labels,
-)
+from components.kubernetes.namespace import NamespaceQuota, PlatformNamespace, PlatformNamespaceArgs
+from components.kubernetes.objects import in_namespace, network_policy, object_labels
 from components.tags import StandardTags
 
 #: The ConfigMap (in the team's namespace) workloads load with `envFrom`.
@@ -51,7 +46,7 @@ CLIENT_CERT_RENEWAL_HOURS = 30 * 24
 #: Prometheus (its ServiceMonitors), as for the platform namespaces.
 INGRESS_SOURCES = (GATEWAY_NAMESPACE, "monitoring")
 INGRESS_PODS = {"monitoring": {"app.kubernetes.io/name": "prometheus"}}
-StrInput = str | pulumi.Output[str]
+
 _PUBLIC_EXCEPT = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
                   "169.254.0.0/16")
 
