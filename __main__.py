@@ -1,5 +1,5 @@
 """Entry point `pulumi up` runs (Pulumi.yaml: python runtime, project root)."""
 
-from stacks.program import main
+from stacks.program.main import main
 
 main()

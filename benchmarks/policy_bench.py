@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stacks.analyzer_client import run_policy_pack  # noqa: E402
-from stacks.preview import run_preview  # noqa: E402
+from stacks.preview.analyzer_client import run_policy_pack
+from stacks.preview.run import run_preview
 
 PACK = ROOT / "policies"
 CONFIG = json.loads((PACK / "config.prod.json").read_text())

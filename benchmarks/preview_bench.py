@@ -60,8 +60,8 @@ def _project_with_teams(tmp: Path, n: int) -> Path:
 
 def _child_preview(project_dir: Path, stack: str, out: Path) -> dict:
     start = time.perf_counter()
-    from stacks.plan import write_plan
-    from stacks.preview import run_preview
+    from stacks.preview.plan_file import write_plan
+    from stacks.preview.run import run_preview
 
     result = run_preview(project_dir, stack)
     write_plan(result.plan, out)
@@ -75,7 +75,7 @@ def _child_floor(plan_path: Path) -> dict:
 
     import pulumi
 
-    from stacks.offline import run_program
+    from stacks.preview.offline import run_program
 
     # SDK modules load lazily: touch each class the plan uses, as the program does.
     for token in sorted({r["type"] for r in plan["resources"]}):

@@ -1,5 +1,5 @@
 import sys
 
-from stacks.cli import main
+from stacks.cli.main import main
 
 sys.exit(main())

@@ -29,14 +29,14 @@ def write_stack(tmp: Path, stack: str, platform: dict[str, Any], extra: dict | N
 
 @pytest.fixture(scope="session")
 def prod_plan() -> dict[str, Any]:
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     return run_preview(ROOT, "prod").plan
 
 
 @pytest.fixture(scope="session")
 def dev_plan() -> dict[str, Any]:
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     return run_preview(ROOT, "dev").plan
 
@@ -52,7 +52,7 @@ def canary_mocks():
 
     A real preview never knows a generated key, which would make leak checks vacuous.
     """
-    from stacks.offline import PreviewMocks
+    from stacks.preview.offline import PreviewMocks
 
     class CanaryMocks(PreviewMocks):
         def new_resource(self, args):
@@ -66,8 +66,8 @@ def canary_mocks():
 
 def component_plan(program, resource_mocks=None) -> dict[str, Any]:
     """Preview `program` as a prod stack would run it (default providers disabled) and plan it."""
-    from stacks.offline import run_program
-    from stacks.plan import build_plan
+    from stacks.preview.offline import run_program
+    from stacks.preview.plan_file import build_plan
 
     cap = run_program(program, "hybrid-ml-platform", "prod",
                       {"pulumi:disable-default-providers": ["*"]}, {}, resource_mocks=resource_mocks)

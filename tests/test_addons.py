@@ -27,7 +27,7 @@ from components.kubernetes.namespace import (
     NamespaceSpec,
 )
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 
-from stacks.analyzer_client import (
-    SECRET_KEY,
-    SECRET_SIG,
-    UNKNOWN,
+from stacks.preview.analyzer_client import (
     PolicyConfigError,
     PolicyPackError,
     _to_wire,
     run_policy_pack,
 )
+from stacks.preview.offline import SECRET_SIG, UNKNOWN
+from stacks.preview.offline import SIG_KEY as SECRET_KEY
 
 TOY = Path(__file__).parent / "fixtures" / "packs" / "toy"
 PREFIX = "urn:pulumi:dev::hybrid-ml-platform::"

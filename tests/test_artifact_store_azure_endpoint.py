@@ -27,9 +27,9 @@ from components.azure.artifact_store import (
     BlobPrivateDnsArgs,
 )
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
-from stacks.manifests import kubernetes_objects
-from stacks.offline import PreviewMocks
+from stacks.preview.analyzer_client import run_policy_pack
+from stacks.preview.manifests import kubernetes_objects
+from stacks.preview.offline import PreviewMocks
 from tests.conftest import ROOT, component_plan, resources_of, stack_platform, write_stack
 
 T_STORE = "hybridml:azure:ArtifactStore"
@@ -190,7 +190,7 @@ def test_the_policy_pack_finds_nothing_on_the_stores_and_their_dns(prod_plan):
 
 @pytest.fixture(scope="module")
 def no_network_plan(tmp_path_factory) -> dict[str, Any]:
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     platform = stack_platform("prod")
     platform.pop("network")  # cloud clusters and the services on them need it: drop them too

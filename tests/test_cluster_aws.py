@@ -22,7 +22,7 @@ from components.aws.gpu_pool import GpuNodePoolArgs
 from components.kubernetes.cluster_spec import ApiAccess, SystemPoolSpec
 from components.kubernetes.gpu_pool import GpuPoolSpec
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,8 +24,8 @@ from components.azure.gpu_pool import GpuNodePool, GpuNodePoolArgs
 from components.kubernetes.cluster_spec import ApiAccess, SystemPoolSpec
 from components.kubernetes.gpu_pool import GpuPoolSpec
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
-from stacks.offline import PreviewMocks
+from stacks.preview.analyzer_client import run_policy_pack
+from stacks.preview.offline import PreviewMocks
 from tests.conftest import component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

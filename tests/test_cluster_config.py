@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.gpu_catalog import GPU_TYPES, MACHINE_TYPES
-from stacks.cluster_plan import planned_clusters
-from stacks.validation import ConfigError, parse_platform
+from stacks.checks.problems import ConfigError
+from stacks.plan.clusters import planned_clusters
+from stacks.program.validate import parse_platform
 from tests.conftest import ROOT, stack_platform, write_stack
 from tests.test_config_validation import problems_of
 
@@ -191,7 +192,7 @@ def test_any_gpu_pool_is_accepted_or_refused_cleanly(cloud, pool):
         assert all(str(prob).startswith("hybrid-ml-platform:platform.") for prob in err.problems)
         return
     # Accepted means the component interface accepts it too.
-    from stacks.cluster_plan import gpu_specs
+    from stacks.plan.clusters import gpu_specs
     conf = getattr(cfg.kubernetes, cloud)[region]
     [spec] = gpu_specs(cloud, conf.gpu_pools)
     assert spec.machine_type in MACHINE_TYPES[cloud]
@@ -199,7 +200,7 @@ def test_any_gpu_pool_is_accepted_or_refused_cleanly(cloud, pool):
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_configured_gpu_pool_is_a_valid_component_spec(stack):
-    from stacks.cluster_plan import gpu_specs
+    from stacks.plan.clusters import gpu_specs
     cfg = parse_platform(stack_platform(stack))
     k = cfg.kubernetes
     specs = list(gpu_specs("onprem", k.onprem.gpu_pools))

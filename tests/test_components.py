@@ -18,8 +18,8 @@ from components.azure.artifact_store import ArtifactStoreArgs as AzureArgs
 from components.gcp.artifact_store import ArtifactStore as GcpStore
 from components.gcp.artifact_store import ArtifactStoreArgs as GcpArgs
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.offline import run_program
-from stacks.plan import build_plan
+from stacks.preview.offline import run_program
+from stacks.preview.plan_file import build_plan
 
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",
                     data_classification="confidential")

@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stacks.validation import ROOT_PATH, ConfigError, parse_platform
+from stacks.checks.problems import ROOT_PATH, ConfigError
+from stacks.program.validate import parse_platform
 from tests.conftest import stack_platform
 
 BASE = {s: stack_platform(s) for s in ("dev", "prod")}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.validation import ConfigError, parse_platform
+from stacks.checks.problems import ConfigError
+from stacks.program.validate import parse_platform
 from tests.conftest import stack_platform
 
 

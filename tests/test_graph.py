@@ -12,16 +12,17 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from stacks.cli import main
-from stacks.cluster_plan import planned_clusters
-from stacks.config import PlatformConfig
-from stacks.graph import build_graph, team_placements
-from stacks.graph_render import DOT_NOT_FOUND, to_dot, to_mermaid
-from stacks.preview import load_platform
-from stacks.services_config import Services
-from stacks.stackfile import read_stack
-from stacks.tunnel_plan import planned_tunnels
-from stacks.validation import parse_platform
+from stacks.cli.main import main
+from stacks.config.platform import PlatformConfig
+from stacks.config.services import Services
+from stacks.plan.clusters import planned_clusters
+from stacks.plan.tunnels import planned_tunnels
+from stacks.preview.run import load_platform
+from stacks.preview.stack_file import read_stack
+from stacks.program.validate import parse_platform
+from stacks.render.graph import build_graph
+from stacks.render.graph_mermaid import DOT_NOT_FOUND, to_dot, to_mermaid
+from stacks.render.graph_services import team_placements
 from tests.conftest import ROOT, stack_platform, write_stack
 
 #: The issue-#6 services of each stack (trimmed to what places them), for each service the

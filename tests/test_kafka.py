@@ -28,10 +28,11 @@ from components.kubernetes.kafka import (
     StrimziOperatorArgs,
 )
 from components.tags import StandardTags
-from stacks.kafka_config import namespace_usage
-from stacks.manifests import kubernetes_objects
-from stacks.offline import SECRET_SIG, SIG_KEY
-from stacks.validation import ConfigError, parse_platform
+from stacks.checks.problems import ConfigError
+from stacks.plan.kafka import namespace_usage
+from stacks.preview.manifests import kubernetes_objects
+from stacks.preview.offline import SECRET_SIG, SIG_KEY
+from stacks.program.validate import parse_platform
 from tests.conftest import CANARY, ROOT, canary_mocks, component_plan, stack_platform, write_stack
 
 # The snippets the lead pastes under `services:` (also /tmp/spec/kafka-stack.yaml).
@@ -148,7 +149,7 @@ def _mocks():
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory):
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     project = write_stack(tmp_path_factory.mktemp("kafka-prod"), "prod", with_kafka("prod"))
     return run_preview(project, "prod", resource_mocks=_mocks())
@@ -156,7 +157,7 @@ def prod(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory):
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     project = write_stack(tmp_path_factory.mktemp("kafka-dev"), "dev", with_kafka("dev"))
     return run_preview(project, "dev")
@@ -386,7 +387,7 @@ def test_network_rules_name_ranges_and_ports(prod):
 
 
 def test_every_kafka_object_is_schema_valid_and_policy_clean(prod):
-    from stacks.analyzer_client import run_policy_pack
+    from stacks.preview.analyzer_client import run_policy_pack
 
     assert prod.schema_check.errors == []
     mine = [r for r in prod.plan["resources"] if "hybridml:kafka:" in r["urn"]]

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from components.kubernetes.charts import CHARTS
-from stacks.manifests import CLUSTER_SCOPED, kubernetes_objects, write_manifests
-from stacks.preview import PLACEHOLDER, PreviewError, run_preview
+from stacks.preview.manifests import CLUSTER_SCOPED, kubernetes_objects, write_manifests
+from stacks.preview.run import PLACEHOLDER, PreviewError, run_preview
 from tests.conftest import ROOT
 
 PROD_CLUSTERS = ["onprem-prod", "hml-prod-aws-eu-west-1", "hml-prod-gcp-europe-west4",
@@ -153,8 +153,8 @@ def test_no_workload_in_platform_namespaces_is_privileged_or_unlimited(prod):
 
 
 def test_a_privileged_unlimited_workload_is_caught_by_the_check_and_the_policy_pack():
-    from stacks.analyzer_client import run_policy_pack
-    from stacks.program import main
+    from stacks.preview.analyzer_client import run_policy_pack
+    from stacks.program.main import main
 
     def program():
         main()
@@ -213,7 +213,7 @@ def test_gpu_pools_share_one_label_and_taint_convention_on_every_target(prod):
 
 
 def test_a_schema_error_fails_the_preview_naming_object_and_field():
-    from stacks.program import main
+    from stacks.program.main import main
 
     def program():
         main()
@@ -228,7 +228,7 @@ def test_a_schema_error_fails_the_preview_naming_object_and_field():
 
 
 def test_cli_writes_the_manifest_tree(tmp_path, capsys):
-    from stacks.cli import main
+    from stacks.cli.main import main
 
     assert main(["preview", "dev", "-C", str(ROOT), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -24,10 +24,11 @@ from components.kubernetes import mlflow_auth
 from components.kubernetes.charts import IMAGES
 from components.kubernetes.objects import quantity
 from components.tags import StandardTags
-from stacks.manifests import kubernetes_objects
-from stacks.offline import PreviewMocks, run_program
-from stacks.preview import PLACEHOLDER, run_preview
-from stacks.validation import ConfigError, parse_platform
+from stacks.checks.problems import ConfigError
+from stacks.preview.manifests import kubernetes_objects
+from stacks.preview.offline import PreviewMocks, run_program
+from stacks.preview.run import PLACEHOLDER, run_preview
+from stacks.program.validate import parse_platform
 from tests.conftest import CANARY, ROOT, canary_mocks, component_plan, stack_platform, write_stack
 
 # The snippets the lead pastes under `services:` (also in /tmp/spec/mlflow-stack.yaml).
@@ -325,7 +326,7 @@ def test_auth_config_keeps_percent_encoded_passwords_intact():
 
 
 def test_policy_pack_finds_nothing_in_mlflow_resources(prod):
-    from stacks.analyzer_client import run_policy_pack
+    from stacks.preview.analyzer_client import run_policy_pack
 
     config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
     report = run_policy_pack(ROOT / "policies", prod.plan["resources"], config, analyze_all_resources=True)
@@ -660,7 +661,7 @@ def test_cli_refuses_what_each_sites_database_would_refuse(tmp_path, cluster, ch
 
 
 def test_secret_keys_are_named_for_the_preview():
-    from stacks.mlflow_config import secret_keys
+    from stacks.plan.mlflow import secret_keys
 
     assert secret_keys(parse_platform(with_mlflow("prod"))) == [
         "mlflowOidcClientSecret", "mlflowOnpremS3AccessKeyId", "mlflowOnpremS3SecretAccessKey"]

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -34,13 +35,15 @@ from components.kubernetes.monitoring import (
     retention_size,
 )
 from components.tags import StandardTags
-from stacks.analyzer_client import run_policy_pack
-from stacks.manifests import kubernetes_objects
-from stacks.monitoring import mirrored_groups, serving_namespace
-from stacks.monitoring_config import secret_keys
-from stacks.offline import SECRET_SIG, SIG_KEY, run_program
-from stacks.preview import PLACEHOLDER, run_preview
-from stacks.validation import ConfigError, parse_platform
+from stacks.checks.problems import ConfigError
+from stacks.plan.monitoring import secret_keys
+from stacks.preview.analyzer_client import run_policy_pack
+from stacks.preview.manifests import kubernetes_objects
+from stacks.preview.offline import SECRET_SIG, SIG_KEY, run_program
+from stacks.preview.run import PLACEHOLDER, run_preview
+from stacks.program import services as registry
+from stacks.program.services.monitoring import mirrored_groups, serving_namespace
+from stacks.program.validate import parse_platform
 from tests.conftest import CANARY, ROOT, canary_mocks, component_plan, stack_platform, write_stack
 
 K = "hybrid-ml-platform:platform.services.monitoring"
@@ -93,18 +96,18 @@ def _platform(stack: str, alerting: dict | None = None) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory):
-    from stacks import monitoring as stack_monitoring
-
     crds: dict[str, str] = {}
-    build = stack_monitoring.build_monitoring
+    monitoring = next(s for s in registry.SERVICES if s.key == "monitoring")
 
-    def spy(ctx):
-        build(ctx)
-        crds.update({ref: r._name for ref, r in ctx.monitoring_crds.items()})
+    def spy(ctx, built):
+        result = monitoring.build(ctx, built)
+        crds.update({ref: r._name for ref, r in result.crds.items()})
+        return result
 
     project = write_stack(tmp_path_factory.mktemp("prod"), "prod", _platform("prod", ALERTING))
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stack_monitoring, "build_monitoring", spy)
+        mp.setattr(registry, "SERVICES", tuple(
+            replace(s, build=spy) if s is monitoring else s for s in registry.SERVICES))
         result = run_preview(project, "prod", resource_mocks=canary_mocks())
     return result, crds
 

@@ -18,7 +18,7 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.vpn import SiteVpn, SiteVpnArgs
 from components.network_plan import CRYPTO, OnPremDevice
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from components import network_plan as plan
 from components.azure.network import Network, NetworkArgs, _nsg_rules
 from components.azure.vpn import SiteVpn, SiteVpnArgs
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components import network_plan as plan
-from stacks.tunnel_plan import planned_tunnels
-from stacks.validation import parse_platform
+from stacks.plan.tunnels import planned_tunnels
+from stacks.program.validate import parse_platform
 from tests.conftest import ROOT, stack_platform, write_stack
 from tests.test_config_validation import problems_of
 

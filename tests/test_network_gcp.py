@@ -17,7 +17,7 @@ from components import network_plan as plan
 from components.gcp.network import PODS_RANGE, SERVICES_RANGE, Network, NetworkArgs
 from components.gcp.vpn import CIPHER_SUITE, SiteVpn, SiteVpnArgs
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from components import network_plan as plan
 from components.gcp.network import Network, NetworkArgs
 from components.tags import StandardTags
-from stacks.config import PlatformConfig
-from stacks.validation import parse_platform
+from stacks.config.platform import PlatformConfig
+from stacks.program.validate import parse_platform
 from tests.conftest import component_plan, resources_of, stack_platform
 
 STACKS = ("dev", "prod")

@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from stacks.onprem_config import PENDING, render_onprem
+from stacks.render.onprem import PENDING, render_onprem
 from tests.conftest import ROOT, resources_of
 
 # Cloud cipher names -> strongSwan proposal keywords (strongSwan's IKEv2 cipher suite docs).

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from components.kubernetes.gpu_pool import GpuPoolSpec
 from components.kubernetes.onprem_gpu_pool import GpuNodePool, GpuNodePoolArgs
 from components.tags import StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

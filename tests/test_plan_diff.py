@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from stacks.cli import main
-from stacks.plan_diff import (
+from stacks.cli.main import main
+from stacks.preview.plan_diff import (
     PlanFileError,
     diff_json,
     diff_lines,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.offline import SECRET_SIG, SIG_KEY, PreviewMocks
-from stacks.preview import run_preview
+from stacks.preview.offline import SECRET_SIG, SIG_KEY, PreviewMocks
+from stacks.preview.run import run_preview
 from tests.conftest import ROOT
 
 ROOT_PEM = "-----BEGIN CERTIFICATE-----ROOT-----END CERTIFICATE-----\n"

@@ -85,9 +85,9 @@ def test_unknown_pack_dir_is_a_usage_error(tmp_path):
 
 def test_policy_config_files_match_the_stack_files():
     # `hybrid-ml policy-config STACK --write` regenerates them; a stack change must be carried over.
-    from stacks.policy_config import policy_config_for
-    from stacks.preview import load_platform
-    from stacks.stackfile import read_stack
+    from stacks.plan.policy_config import policy_config_for
+    from stacks.preview.run import load_platform
+    from stacks.preview.stack_file import read_stack
 
     for stack in ("dev", "prod"):
         expected = policy_config_for(load_platform(read_stack(ROOT, stack)))
@@ -96,8 +96,8 @@ def test_policy_config_files_match_the_stack_files():
 
 
 def test_policy_config_follows_a_changed_residency_plan(tmp_path):
-    from stacks.policy_config import policy_config_for
-    from stacks.validation import parse_platform
+    from stacks.plan.policy_config import policy_config_for
+    from stacks.program.validate import parse_platform
     from tests.conftest import stack_platform
 
     platform = stack_platform("prod")

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from components.aws import postgres as rds
 from components.gcp import postgres as cloudsql
 from components.tags import StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import CANARY, ROOT, canary_mocks, component_plan, resources_of
 
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",

@@ -29,9 +29,9 @@ from components.kubernetes.postgres_onprem import (
     OnPremPostgresArgs,
 )
 from components.tags import REQUIRED_TAG_KEYS, StandardTags
-from stacks.analyzer_client import run_policy_pack
-from stacks.manifests import kubernetes_objects, validate_objects
-from stacks.offline import SECRET_SIG, SIG_KEY
+from stacks.preview.analyzer_client import run_policy_pack
+from stacks.preview.manifests import kubernetes_objects, validate_objects
+from stacks.preview.offline import SECRET_SIG, SIG_KEY
 from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
 ROOT = Path(__file__).resolve().parent.parent

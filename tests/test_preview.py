@@ -17,8 +17,8 @@ import pulumi_tls
 import pytest
 
 from components.tags import REQUIRED_TAG_KEYS
-from stacks.cli import main
-from stacks.preview import PLACEHOLDER, run_preview
+from stacks.cli.main import main
+from stacks.preview.run import PLACEHOLDER, run_preview
 from tests.conftest import ROOT, stack_platform, write_stack
 
 STATEFUL = {
@@ -180,7 +180,7 @@ def test_missing_stack_file_is_a_usage_error(tmp_path, capsys):
 def test_default_provider_use_is_refused(tmp_path):
     import pulumi_aws as aws
 
-    from stacks.preview import PreviewError
+    from stacks.preview.run import PreviewError
 
     write_stack(tmp_path, "dev", stack_platform("dev"))
     with pytest.raises(PreviewError, match="default aws provider is disabled"):

@@ -8,7 +8,7 @@ import shlex
 
 import pytest
 
-from stacks.cli import _parser
+from stacks.cli.main import _parser
 from tests.conftest import ROOT
 
 RUNBOOKS = ROOT / "runbooks"

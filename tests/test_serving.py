@@ -21,10 +21,11 @@ import yaml
 
 from components.kubernetes.model_serving import ModelServing, ModelServingArgs, ServedVersion
 from components.tags import StandardTags
-from stacks.manifests import kubernetes_objects
-from stacks.offline import PreviewMocks
-from stacks.preview import run_preview
-from stacks.validation import ConfigError, parse_platform
+from stacks.checks.problems import ConfigError
+from stacks.preview.manifests import kubernetes_objects
+from stacks.preview.offline import PreviewMocks
+from stacks.preview.run import run_preview
+from stacks.program.validate import parse_platform
 from tests.conftest import ROOT, component_plan, resources_of, stack_platform, write_stack
 
 #: The serving config the stack files get (same as /tmp/spec/serving-stack.yaml, minus comments).
@@ -191,7 +192,7 @@ def _by_name(plan: dict) -> dict[str, dict]:
 
 
 def _policy_diagnostics(result) -> list[str]:
-    from stacks.analyzer_client import run_policy_pack
+    from stacks.preview.analyzer_client import run_policy_pack
 
     config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
     report = run_policy_pack(ROOT / "policies", result.plan["resources"], config, analyze_all_resources=True)
@@ -416,7 +417,7 @@ def test_a_gke_site_fails_over_to_an_eks_site_on_reserved_addresses(cloud_pair):
 
 
 def test_dev_serves_one_site_without_public_entry_or_dns(tmp_path):
-    from stacks.analyzer_client import run_policy_pack
+    from stacks.preview.analyzer_client import run_policy_pack
 
     result = run_preview(write_stack(tmp_path, "dev", platform_with("dev")), "dev")
     config = json.loads((ROOT / "policies" / "config.dev.json").read_text())
@@ -753,7 +754,7 @@ def test_the_serving_namespace_must_be_a_platform_namespace():
 
 
 def test_the_cli_exits_2_naming_the_key(tmp_path, capsys):
-    from stacks.cli import main
+    from stacks.cli.main import main
 
     p = platform_with("prod")
     _model(p)["failover"]["secondary"] = "onprem"

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from stacks.manifests import kubernetes_objects
-from stacks.team_file import TeamFile
-from stacks.validation import ConfigError, parse_platform
+from stacks.checks.problems import ConfigError
+from stacks.preview.manifests import kubernetes_objects
+from stacks.preview.team_file import TeamFile
+from stacks.program.validate import parse_platform
 from tests.conftest import ROOT, resources_of, stack_platform
 
 T = "hybrid-ml-platform:platform.teams"
@@ -86,7 +87,7 @@ def test_two_teams_cannot_share_an_eks_role():
 
 
 def test_a_team_on_a_stack_without_network_or_kafka_gets_its_environment(tmp_path):
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
     from tests.conftest import write_stack
 
     p = stack_platform("dev")
@@ -150,7 +151,7 @@ def prod_project(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def prod(prod_project) -> Any:
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     return run_preview(prod_project, "prod")
 
@@ -196,7 +197,7 @@ def test_each_site_gets_a_guarded_namespace_with_the_gpu_quota_and_group(prod):
 
 
 def test_gke_binds_the_teams_google_group_through_google_groups_for_rbac(tmp_path):
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     project = _project(tmp_path)
     edit = TeamFile(project / "Pulumi.prod.yaml", "hybrid-ml-platform")
@@ -378,7 +379,7 @@ def test_grafana_folder_holds_the_team_dashboard_on_the_central_cluster(prod):
 
 
 def test_team_resources_are_policy_clean(prod):
-    from stacks.analyzer_client import run_policy_pack
+    from stacks.preview.analyzer_client import run_policy_pack
 
     config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
     report = run_policy_pack(ROOT / "policies", prod.plan["resources"], config,
@@ -457,10 +458,10 @@ def test_team_remove_refuses_while_protected_data_exists_unless_forced(tmp_path)
 
 
 def test_the_picture_shows_where_the_team_runs(prod_project):
-    from stacks.graph import build_graph
-    from stacks.graph_render import to_mermaid
-    from stacks.preview import load_platform
-    from stacks.stackfile import read_stack
+    from stacks.preview.run import load_platform
+    from stacks.preview.stack_file import read_stack
+    from stacks.render.graph import build_graph
+    from stacks.render.graph_mermaid import to_mermaid
 
     text = to_mermaid(build_graph(load_platform(read_stack(prod_project, "prod")), "prod"))
     assert 'team_fraud_onprem(["Team fraud"])' in text
@@ -468,7 +469,7 @@ def test_the_picture_shows_where_the_team_runs(prod_project):
 
 
 def test_readme_config_reference_is_the_generated_one():
-    from stacks.config_reference import END, START, config_reference
+    from stacks.render.config_reference import END, START, config_reference
 
     text = (ROOT / "README.md").read_text()
     block = text.split(START + "\n", 1)[1].split(END, 1)[0]

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from stacks.offline import SECRET_SIG, SIG_KEY
-from stacks.onprem_config import render_onprem
-from stacks.plan import write_plan
-from stacks.preview import run_preview
+from stacks.preview.offline import SECRET_SIG, SIG_KEY
+from stacks.preview.plan_file import write_plan
+from stacks.preview.run import run_preview
+from stacks.render.onprem import render_onprem
 from tests.conftest import CANARY, ROOT, canary_mocks
 
 VPN_TYPES = {

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from components.aws import workload_identity as eks
 from components.gcp import workload_identity as gke
 from components.tags import StandardTags
-from stacks.analyzer_client import run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import ROOT, component_plan, resources_of
 
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",

@@ -23,7 +23,7 @@ from pulumi_policy import PolicyProviderResource
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from stacks.analyzer_client import PackResult, run_policy_pack
+from stacks.preview.analyzer_client import PackResult, run_policy_pack
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policies"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from policy_testkit import PACK, config
 
-from stacks.analyzer_client import PolicyConfigError, run_policy_pack
+from stacks.preview.analyzer_client import PolicyConfigError, run_policy_pack
 
 RULE_MODULES = [
     "encryption",

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from policy_testkit import PACK, ROOT, config
 
-from stacks.analyzer_client import PackResult, run_policy_pack
+from stacks.preview.analyzer_client import PackResult, run_policy_pack
 
 
 @pytest.fixture(scope="module")
 def plans() -> dict[str, dict[str, Any]]:
-    from stacks.preview import run_preview
+    from stacks.preview.run import run_preview
 
     return {stack: run_preview(ROOT, stack).plan for stack in ("dev", "prod")}
 

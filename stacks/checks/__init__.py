@@ -1,0 +1,1 @@
+"""Checks of meaning over a validated config; every problem names its YAML key path."""

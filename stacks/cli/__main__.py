@@ -1,0 +1,5 @@
+import sys
+
+from stacks.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,342 @@
+"""`hybrid-ml`: the offline preview and helpers for platform engineers.
+
+Exit codes: 0 success; 1 mandatory policy violations; 2 invalid config or
+usage; 3 the program failed (a bug, or something only a live cloud can answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from stacks.checks.problems import ConfigError
+from stacks.cli.team import add_parsers as add_team_parsers
+from stacks.config.platform import PlatformConfig
+from stacks.plan.policy_config import policy_config_for
+from stacks.preview.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
+from stacks.preview.manifests import write_manifests
+from stacks.preview.offline import Captured
+from stacks.preview.plan_diff import PlanFileError, diff_lines, diff_plans, load_plan, write_diff
+from stacks.preview.plan_file import write_plan
+from stacks.preview.policy_report import build_report, report_lines, write_reports
+from stacks.preview.run import PreviewError, load_platform, run_preview
+from stacks.preview.stack_file import StackFileError, read_stack
+from stacks.program.network import ONPREM_OUTPUT
+from stacks.render.config_reference import config_reference, refresh_readme
+from stacks.render.graph import build_graph
+from stacks.render.graph_mermaid import (
+    DOT_NOT_FOUND,
+    FORMATS,
+    GraphvizError,
+    graphviz,
+    render_graphviz,
+    to_dot,
+    to_mermaid,
+)
+from stacks.render.onprem import OnPremConfigError, write_onprem
+from stacks.render.tree import summary_lines, tree_lines
+
+EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_PROGRAM = 0, 1, 2, 3
+
+
+class _Progress:
+    """Counts registrations on stderr while the program runs (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, record: Captured) -> None:
+        self.count += 1
+        if self.live:
+            sys.stderr.write(f"\r  registering resources: {self.count} ({record.type})\x1b[K")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.live:
+            sys.stderr.write("\r\x1b[K")
+        sys.stderr.write(f"  registered {self.count} resources\n")
+
+
+def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path) -> int:
+    """Run a policy pack over the plan as `pulumi preview --policy-pack` would; 1 on violations."""
+    config_path = Path(args.policy_config) if args.policy_config else (
+        pack_dir / f"config.{args.stack}.json")
+    if not (pack_dir / "PulumiPolicy.yaml").is_file():
+        print(f"error: {pack_dir} is not a policy pack (no PulumiPolicy.yaml)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        policy_config = json.loads(config_path.read_text()) if config_path.is_file() else None
+    except json.JSONDecodeError as err:
+        print(f"error: {config_path}: not valid JSON ({err})", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"Running policy pack {pack_dir} with "
+          f"{config_path if policy_config is not None else 'its default config'}", file=sys.stderr)
+    try:
+        result = run_policy_pack(pack_dir, plan["resources"], policy_config,
+                                 analyze_all_resources=True)
+    except PolicyConfigError as err:
+        print(f"error: invalid policy config {config_path}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except PolicyPackError as err:
+        print(f"error: the policy pack failed: {err}", file=sys.stderr)
+        return EXIT_PROGRAM
+    report = build_report(result, args.stack)
+    stack_file = f"Pulumi.{args.stack}.yaml"
+    json_path, sarif_path = write_reports(report, out_dir, stack_file)
+    print()
+    print("\n".join(report_lines(report)))
+    print(f"Policy report written to {json_path} and {sarif_path}")
+    return EXIT_POLICY if report["summary"]["mandatoryViolations"] else EXIT_OK
+
+
+def _old_plan(args: argparse.Namespace, project_dir: Path) -> dict:
+    """The plan `--diff` compares against, read before the new plan may overwrite it."""
+    try:
+        project = read_stack(project_dir, args.stack).project
+    except StackFileError:
+        project = None  # the preview reports the stack file itself
+    return load_plan(Path(args.diff), project=project, stack=args.stack)
+
+
+def _preview(args: argparse.Namespace) -> int:
+    project_dir = Path(args.cwd)
+    out_dir = Path(args.out) if args.out else project_dir / "build" / args.stack
+    old_plan = None
+    if getattr(args, "diff", None):
+        try:
+            old_plan = _old_plan(args, project_dir)
+        except PlanFileError as err:
+            print(f"error: --diff: {err}", file=sys.stderr)
+            return EXIT_USAGE
+    if getattr(args, "plan", None):
+        try:
+            plan = json.loads(Path(args.plan).read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            print(f"error: cannot read plan {args.plan}: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        return _enforce(args, plan, out_dir, Path(args.pack))
+    print(f"Previewing stack '{args.stack}' offline (Pulumi SDK mock runtime, no cloud calls)",
+          file=sys.stderr)
+    progress = _Progress()
+    try:
+        result = run_preview(project_dir, args.stack, on_register=progress)
+    except (ConfigError, StackFileError) as err:
+        print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):", file=sys.stderr)
+        print(str(err), file=sys.stderr)
+        return EXIT_USAGE
+    except PreviewError as err:
+        print(f"error: the engine would refuse this program:\n{err}", file=sys.stderr)
+        return EXIT_PROGRAM
+    except Exception as err:  # report the program's failure without a traceback
+        if args.debug:
+            raise
+        print(f"error: the program failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_PROGRAM
+    progress.done()
+    for line in result.diagnostics:
+        print(line, file=sys.stderr)
+    print("\n".join(tree_lines(result.plan)))
+    print()
+    print("\n".join(summary_lines(result.plan)))
+    path = write_plan(result.plan, out_dir)
+    print(f"\nPlan written to {path}")
+    if result.plan["helmReleases"] or result.schema_check.validated:
+        root = write_manifests(result.plan, out_dir)
+        check = result.schema_check
+        print(f"Kubernetes manifests written to {root}/: {check.validated} objects schema-valid, "
+              f"{check.custom} custom resources (no bundled schema), "
+              f"{len(result.plan['helmReleases'])} Helm releases listed")
+    onprem = result.plan["outputs"].get(ONPREM_OUTPUT)
+    if onprem is not None:
+        try:
+            root = write_onprem(onprem, args.stack, out_dir)
+        except OnPremConfigError as err:
+            print(f"error: cannot render the on-prem VPN config: {err}", file=sys.stderr)
+            return EXIT_PROGRAM
+        print(f"On-prem VPN device config written to {root}/")
+    if old_plan is not None:
+        diff = diff_plans(old_plan, result.plan, args.diff)
+        print()
+        print("\n".join(diff_lines(diff)))
+        print(f"Diff written to {write_diff(diff, out_dir)}")
+    if args.no_policy:
+        return EXIT_OK
+    pack_dir = Path(args.pack) if getattr(args, "pack", None) else project_dir / "policies"
+    return _enforce(args, result.plan, out_dir, pack_dir)
+
+
+def _onprem_config(args: argparse.Namespace) -> int:
+    try:
+        outputs = json.loads(Path(args.outputs).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        print(f"error: cannot read stack outputs {args.outputs}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if not isinstance(outputs, dict) or ONPREM_OUTPUT not in outputs:
+        print(f"error: {args.outputs} has no {ONPREM_OUTPUT!r} output; is this "
+              f"`pulumi stack output --stack {args.stack} --json` of a stack with on-prem VPNs?",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        root = write_onprem(outputs[ONPREM_OUTPUT], args.stack, Path(args.out))
+    except OnPremConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"On-prem VPN device config written to {root}/", file=sys.stderr)
+    return EXIT_OK
+
+
+def _policy_config(args: argparse.Namespace) -> int:
+    project_dir = Path(args.cwd)
+    try:
+        cfg = load_platform(read_stack(project_dir, args.stack))
+    except (ConfigError, StackFileError) as err:
+        print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):\n{err}", file=sys.stderr)
+        return EXIT_USAGE
+    text = json.dumps(policy_config_for(cfg), indent=2) + "\n"
+    if args.write:
+        path = project_dir / "policies" / f"config.{args.stack}.json"
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _graph(args: argparse.Namespace) -> int:
+    project_dir = Path(args.cwd)
+    binary = graphviz() if args.format in ("svg", "png") else None
+    if args.format in ("svg", "png") and binary is None:
+        print(f"error: {DOT_NOT_FOUND}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "png" and not args.out and sys.stdout.isatty():
+        print("error: a PNG is not for the terminal; give --out FILE", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cfg = load_platform(read_stack(project_dir, args.stack))
+    except (ConfigError, StackFileError) as err:
+        print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):\n{err}", file=sys.stderr)
+        return EXIT_USAGE
+    graph = build_graph(cfg, args.stack)
+    if args.format == "mermaid":
+        text = to_mermaid(graph)
+        if args.out and args.out.endswith(".md"):
+            text = f"```mermaid\n{text}```\n"
+        data = text.encode("utf-8")
+    elif args.format == "dot":
+        data = to_dot(graph).encode("utf-8")
+    else:
+        try:
+            data = render_graphviz(to_dot(graph), args.format, binary)
+        except (GraphvizError, OSError, subprocess.TimeoutExpired) as err:
+            print(f"error: Graphviz failed to draw the {args.format}: {err}", file=sys.stderr)
+            return EXIT_PROGRAM
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        print(f"{args.format} of stack '{args.stack}' written to {out}", file=sys.stderr)
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    if args.readme:
+
+        try:
+            changed = refresh_readme(Path(args.readme))
+        except (OSError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"{args.readme}: config reference {'updated' if changed else 'unchanged'}",
+              file=sys.stderr)
+        return EXIT_OK
+    if args.markdown:
+
+        sys.stdout.write(config_reference())
+        return EXIT_OK
+    print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hybrid-ml", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    preview = sub.add_parser("preview", help="preview a stack offline and write its plan")
+    preview.add_argument("stack", help="stack name; reads Pulumi.STACK.yaml")
+    preview.add_argument("--out", metavar="DIR", help="output directory (default build/STACK)")
+    preview.add_argument("-C", "--cwd", default=".", metavar="DIR",
+                         help="project directory holding Pulumi.yaml (default .)")
+    preview.add_argument("--debug", action="store_true", help="show tracebacks of program errors")
+    preview.add_argument("--policy-config", metavar="FILE",
+                         help="policy config (default: PACK/config.STACK.json)")
+    preview.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    preview.add_argument("--diff", metavar="OLD_PLAN",
+                         help="also show what changed against an earlier plan.json (added, "
+                              "deleted, changed input by input) and write diff.json next to "
+                              "plan.json; OLD_PLAN may be the plan.json this run replaces")
+    preview.set_defaults(func=_preview)
+    policy = sub.add_parser("policy", parents=[], help="preview a stack and run any policy pack on it")
+    policy.add_argument("stack", help="stack name; reads Pulumi.STACK.yaml")
+    policy.add_argument("--pack", required=True, metavar="DIR", help="policy pack directory")
+    policy.add_argument("--policy-config", metavar="FILE",
+                        help="policy config (default: DIR/config.STACK.json)")
+    policy.add_argument("--plan", metavar="FILE",
+                        help="judge an existing plan.json instead of previewing the stack")
+    policy.add_argument("--out", metavar="DIR", help="output directory (default build/STACK)")
+    policy.add_argument("-C", "--cwd", default=".", metavar="DIR",
+                        help="project directory holding Pulumi.yaml (default .)")
+    policy.add_argument("--debug", action="store_true", help="show tracebacks of program errors")
+    policy.set_defaults(func=_preview, no_policy=False)
+    pcfg = sub.add_parser("policy-config",
+                          help="print (or --write) policies/config.STACK.json from the stack config")
+    pcfg.add_argument("stack")
+    pcfg.add_argument("--write", action="store_true", help="write policies/config.STACK.json")
+    pcfg.add_argument("-C", "--cwd", default=".", metavar="DIR")
+    pcfg.set_defaults(func=_policy_config)
+    onprem = sub.add_parser(
+        "onprem-config",
+        help="render the on-prem VPN device config from `pulumi stack output --json`")
+    onprem.add_argument("stack")
+    onprem.add_argument("--outputs", required=True, metavar="FILE",
+                        help="the JSON of `pulumi stack output --stack STACK --json` (no secrets needed)")
+    onprem.add_argument("--out", required=True, metavar="DIR", help="writes DIR/onprem/")
+    onprem.set_defaults(func=_onprem_config)
+    graph = sub.add_parser(
+        "graph",
+        help="draw the platform (sites, networks, VPN links, clusters, GPU pools, artifact "
+             "stores, services, teams) from the stack config; no preview needed",
+        description="Draw the platform from Pulumi.STACK.yaml alone (validated, nothing is "
+                    "previewed): Mermaid for GitHub, Graphviz DOT, or SVG/PNG drawn by Graphviz.")
+    graph.add_argument("stack", help="stack name; reads Pulumi.STACK.yaml")
+    graph.add_argument("-C", "--cwd", default=".", metavar="DIR",
+                       help="project directory holding Pulumi.yaml (default .)")
+    graph.add_argument("--format", choices=FORMATS, default="mermaid",
+                       help="mermaid (default; a .md --out gets a ```mermaid fence), dot, or "
+                            "svg/png (need Graphviz `dot` on PATH)")
+    graph.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    graph.set_defaults(func=_graph)
+    add_team_parsers(sub)
+    schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
+    schema.add_argument("--markdown", action="store_true",
+                        help="print it as the README's config reference table instead")
+    schema.add_argument("--readme", metavar="FILE",
+                        help="rewrite the config reference between the markers in FILE "
+                             "(README.md)")
+    schema.set_defaults(func=_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""`hybrid-ml team add|list|remove`: a team's environment as a small, validated stack-file change.
+
+`add` validates the request with the whole stack config (the same checks as a preview: clusters,
+residency, GPU capacity, Kafka), writes it into `Pulumi.STACK.yaml` keeping comments and order,
+then previews the stack before and after and prints what the team gets. Nothing is written
+when the request is invalid. `remove` refuses while the team owns protected stateful resources.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from stacks.checks.problems import ConfigError, ConfigProblem
+from stacks.config.teams import team_namespace
+from stacks.plan.clusters import planned_clusters
+from stacks.preview.plan_diff import diff_lines, diff_plans
+from stacks.preview.run import load_platform, run_preview
+from stacks.preview.stack_file import StackFileError, read_stack
+from stacks.preview.team_file import TeamFile
+from stacks.program.validate import parse_platform
+
+EXIT_OK, EXIT_USAGE, EXIT_PROGRAM = 0, 2, 3
+
+
+TEAM_TYPE = "hybridml:teams:Team"
+
+
+#: What holds data (or the keys to it), by the input that names it: shown before a team is
+#: removed. Removal is refused for every owned resource that is protected, whatever its type.
+STATEFUL_TYPES = {
+    "aws:s3/bucket:Bucket": "bucket",
+    "aws:kms/key:Key": "description",
+    "gcp:storage/bucket:Bucket": "name",
+    "gcp:kms/keyRing:KeyRing": "name",
+    "gcp:kms/cryptoKey:CryptoKey": "name",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:keyvault:Key": "keyName",
+    "kubernetes:kafka.strimzi.io/v1:KafkaTopic": "metadata",
+}
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _default_sites(cfg: Any, classification: str | None) -> list[str]:
+    """Every cluster of the stack where data of the team's classification may live."""
+    cls = cfg.residency.classifications.get(classification or cfg.residency.default_classification)
+    cloud_ok = cls is not None and not cls.on_prem_required
+    return [c.ref for c in planned_clusters(cfg)
+            if c.site == "onprem" or (cloud_ok and c.region in cls.allowed_regions)]
+
+
+def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": args.name, "owner": args.owner,
+                             "costCenter": args.cost_center}
+    if args.group:
+        entry["group"] = args.group
+    if args.aws_role_arn:
+        entry["awsRoleArn"] = args.aws_role_arn
+    if args.azure_group_object_id:
+        entry["azureGroupObjectId"] = args.azure_group_object_id
+    if args.google_group:
+        entry["googleGroup"] = args.google_group
+    entry["sites"] = _csv(args.sites) or _default_sites(cfg, args.data_classification)
+    if args.data_classification:
+        entry["dataClassification"] = args.data_classification
+    if args.gpus:
+        entry["gpus"] = args.gpus
+    topics = _csv(args.topics)
+    if topics:
+        entry["topics"] = [{"name": t} for t in topics]
+    if args.mlflow_permission:
+        entry["mlflowPermission"] = args.mlflow_permission
+    return entry
+
+
+def _load(args: argparse.Namespace) -> tuple[Path, Any, TeamFile] | int:
+    project_dir = Path(args.cwd)
+    try:
+        stack_file = read_stack(project_dir, args.stack)
+        cfg = load_platform(stack_file)
+        edit = TeamFile(project_dir / f"Pulumi.{args.stack}.yaml", stack_file.project)
+    except (ConfigError, StackFileError) as err:
+        _err(f"error: invalid stack config (Pulumi.{args.stack}.yaml):\n{err}")
+        return EXIT_USAGE
+    return project_dir, cfg, edit
+
+
+def _preview_plan(project_dir: Path, stack: str) -> dict[str, Any]:
+    return run_preview(project_dir, stack).plan
+
+
+def team_add(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    project_dir, cfg, edit = loaded
+    if any(t.name == args.name for t in cfg.teams):
+        _err(f"error: team {args.name!r} already exists in Pulumi.{args.stack}.yaml "
+             "(`hybrid-ml team list`); remove it first or pick another name")
+        return EXIT_USAGE
+    entry = _entry(args, cfg)
+    edit.add(entry)
+    try:
+        parse_platform(edit.plain())
+    except ConfigError as err:
+        # Only the new entry's problems matter here (the file was valid before).
+        index = len(cfg.teams)
+        mine = [p for p in err.problems if f".teams[{index}]" in p.path] or err.problems
+        _err(f"error: team {args.name!r} cannot be added to stack {args.stack!r}; "
+             "nothing was written:")
+        _err("\n".join(str(_flag(p, index)) for p in mine))
+        return EXIT_USAGE
+    path = edit.path
+    before = path.read_text(encoding="utf-8")
+    old_plan = None
+    if not args.no_preview:
+        _err(f"Previewing stack '{args.stack}' before the change (offline)...")
+        try:
+            old_plan = _preview_plan(project_dir, args.stack)
+        except Exception as err:  # the stack must preview before we touch it
+            _err(f"error: stack {args.stack!r} does not preview as it is ({type(err).__name__}: "
+                 f"{err}); nothing was written")
+            return EXIT_PROGRAM
+    path.write_text(edit.text(), encoding="utf-8")
+    _err(f"Team {args.name!r} added to {path} (sites: {', '.join(entry['sites'])})")
+    if old_plan is None:
+        return EXIT_OK
+    _err("Previewing it after the change (offline)...")
+    try:
+        new_plan = _preview_plan(project_dir, args.stack)
+    except Exception as err:
+        path.write_text(before, encoding="utf-8")
+        _err(f"error: the stack no longer previews with the team ({type(err).__name__}: {err}); "
+             f"{path} was restored")
+        return EXIT_PROGRAM
+    print("\n".join(diff_lines(diff_plans(old_plan, new_plan, f"stack {args.stack} before"))))
+    print(f"\nNext: `hybrid-ml preview {args.stack}` (policy pack), commit Pulumi.{args.stack}.yaml "
+          f"in a pull request; `pulumi up --stack {args.stack}` after review.")
+    return EXIT_OK
+
+
+def _flag(problem: ConfigProblem, index: int) -> ConfigProblem:
+    # The key path names the list entry; the user typed a flag: say which.
+    flags = {"sites": "--sites", "gpus": "--gpus", "dataClassification": "--data-classification",
+             "owner": "--owner", "costCenter": "--cost-center", "name": "NAME",
+             "group": "--group", "topics": "--topics", "awsRoleArn": "--aws-role-arn",
+             "azureGroupObjectId": "--azure-group-object-id",
+             "mlflowPermission": "--mlflow-permission", "googleGroup": "--google-group"}
+    for key, flag in flags.items():
+        if f".teams[{index}].{key}" in problem.path:
+            return ConfigProblem(f"{problem.path} ({flag})", problem.value, problem.allowed)
+    return problem
+
+
+def team_list(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    _, cfg, _ = loaded
+    if not cfg.teams:
+        print(f"No teams in stack {args.stack!r}; add one with `hybrid-ml team add NAME "
+              f"--stack {args.stack} --owner ... --cost-center ...`")
+        return EXIT_OK
+    rows = [("TEAM", "NAMESPACE", "OWNER", "COST CENTER", "CLASS", "GPUS", "MLFLOW", "SITES")]
+    for t in cfg.teams:
+        rows.append((t.name, team_namespace(t.name), t.owner, t.cost_center,
+                     t.data_classification or cfg.residency.default_classification,
+                     str(t.gpus), t.mlflow_permission, ", ".join(t.sites)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+    return EXIT_OK
+
+
+def owned_resources(plan: dict[str, Any], team: str) -> list[dict[str, Any]]:
+    """Every resource under the team's `Team` component in a plan."""
+    root = next((r["urn"] for r in plan["resources"]
+                 if r["type"] == TEAM_TYPE and r["name"] == f"team-{team}"), None)
+    if root is None:
+        return []
+    parents = {r["urn"]: r.get("parent") for r in plan["resources"]}
+    out = []
+    for r in plan["resources"]:
+        up = r.get("parent")
+        while up is not None and up != root:
+            up = parents.get(up)
+        if up == root:
+            out.append(r)
+    return out
+
+
+def _what(r: dict[str, Any]) -> str:
+    """`type name (where)`: the physical name where the preview knows it, else the resource's."""
+    key = STATEFUL_TYPES.get(r["type"])
+    inputs = r.get("inputs") or {}
+    value = inputs.get(key) if key else None
+    if key == "metadata" and isinstance(value, dict):
+        value = f"{value.get('namespace')}/{value.get('name')}"
+    if not isinstance(value, str) or not value or value.startswith("["):  # unknown at preview
+        value = r["name"]
+    where = (r.get("provider") or "").rsplit("::", 1)[-1]
+    return f"{r['type']} {value}" + (f" (provider {where})" if where else "")
+
+
+def _steps(stack: str, held: list[dict[str, Any]]) -> list[str]:
+    lines = ["Before removing it:",
+             "  1. export the data (see runbooks/onboard-team.md, 'Offboarding'), e.g.",
+             "       aws s3 sync s3://BUCKET ./export/BUCKET        (S3)",
+             "       gcloud storage cp -r gs://BUCKET ./export/      (Cloud Storage)",
+             "       azcopy copy 'https://ACCOUNT.blob.core.windows.net/CONTAINER' ./export "
+             "--recursive (Blob)",
+             "  2. lift the protection of each resource:"]
+    lines += [f"       pulumi state unprotect --stack {stack} --yes '{r['urn']}'" for r in held]
+    # The config still asks for protection (the preview cannot see the state), so the second
+    # run needs --force; `pulumi up` then deletes what the state no longer protects.
+    lines.append(f"  3. run `hybrid-ml team remove NAME --stack {stack} --force`, then "
+                 f"`pulumi up --stack {stack}`.")
+    return lines
+
+
+def team_remove(args: argparse.Namespace) -> int:
+    loaded = _load(args)
+    if isinstance(loaded, int):
+        return loaded
+    project_dir, cfg, edit = loaded
+    if not any(t.name == args.name for t in cfg.teams):
+        names = ", ".join(t.name for t in cfg.teams) or "none"
+        _err(f"error: no team {args.name!r} in stack {args.stack!r}; teams: {names}")
+        return EXIT_USAGE
+    try:
+        plan = _preview_plan(project_dir, args.stack)
+    except Exception as err:  # as for add: the program's failure, without a traceback
+        _err(f"error: stack {args.stack!r} does not preview ({type(err).__name__}: {err}); "
+             "nothing was changed")
+        return EXIT_PROGRAM
+    owned = owned_resources(plan, args.name)
+    stateful = [r for r in owned if r["type"] in STATEFUL_TYPES]
+    held = [r for r in owned if r.get("protect")]
+    if held and not args.force:
+        _err(f"error: team {args.name!r} owns {len(held)} protected stateful resource(s) in "
+             f"stack {args.stack!r}; nothing was changed:")
+        _err("\n".join(f"  - {_what(r)}" for r in held))
+        _err("\n".join(_steps(args.stack, held)).replace("NAME", args.name))
+        return EXIT_USAGE
+    if held:
+        _err(f"WARNING: --force: removing team {args.name!r} although it owns {len(held)} "
+             "protected resource(s). `pulumi up` will refuse to delete them until each is "
+             "unprotected, and once unprotected their data is gone for good:")
+        _err("\n".join(f"  - {_what(r)}" for r in held))
+    elif stateful:
+        _err(f"Warning: `pulumi up` will delete {len(stateful)} stateful resource(s) of team "
+             f"{args.name!r} (not protected in this stack); export their data first:")
+        _err("\n".join(f"  - {_what(r)}" for r in stateful))
+    edit.remove(args.name)
+    try:
+        parse_platform(edit.plain())
+    except ConfigError as err:
+        _err(f"error: the stack would be invalid without team {args.name!r}:\n{err}")
+        return EXIT_USAGE
+    edit.path.write_text(edit.text(), encoding="utf-8")
+    _err(f"Team {args.name!r} removed from {edit.path}: {len(owned)} resource(s) go at the next "
+         f"`pulumi up --stack {args.stack}`.")
+    team = next(t for t in cfg.teams if t.name == args.name)
+    m = cfg.services.mlflow
+    mlflow_sites = [ref for ref in team.sites if m is not None and ref in m.clusters]
+    if mlflow_sites:
+        # Not a Pulumi resource: MLflow's own data, kept like any other.
+        _err(f"Its MLflow workspace {team_namespace(args.name)} (on {', '.join(mlflow_sites)}) stays, "
+             "with its experiments and models, closed to everyone but MLflow admins "
+             "(runbooks/onboard-team.md, Offboarding).")
+    return EXIT_OK
+
+
+def add_parsers(sub: Any) -> None:
+    team = sub.add_parser("team", help="add, list or remove a team's environment in a stack")
+    tsub = team.add_subparsers(dest="team_command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--stack", required=True, help="stack name; edits Pulumi.STACK.yaml")
+        p.add_argument("-C", "--cwd", default=".", metavar="DIR",
+                       help="project directory holding Pulumi.yaml (default .)")
+
+    add = tsub.add_parser("add", help="validate a team and write it into Pulumi.STACK.yaml, "
+                                      "then show the preview diff of what it gets")
+    add.add_argument("name", help="team name (3-12 lowercase letters, digits, -)")
+    common(add)
+    add.add_argument("--owner", required=True, help="owner tag of the team's resources")
+    add.add_argument("--cost-center", required=True, help="cost centre tag, e.g. ML-4200")
+    add.add_argument("--gpus", type=int, default=0, help="GPUs the namespace may request on "
+                                                         "each site (default 0)")
+    add.add_argument("--sites", help="comma-separated clusters (onprem, aws/eu-west-1, ...); "
+                                     "default: every cluster the classification may use")
+    add.add_argument("--data-classification", help="classification of the team's data "
+                                                   "(default: the stack's default)")
+    add.add_argument("--group", help="identity-provider group bound to the team-member Role (default team-NAME)")
+    add.add_argument("--aws-role-arn", help="IAM role the members assume (needed on EKS sites)")
+    add.add_argument("--azure-group-object-id",
+                     help="the team's Entra group object id (needed on AKS sites)")
+    add.add_argument("--google-group",
+                     help="the team's Google group e-mail (needed on GKE sites; the cluster "
+                          "needs securityGroup, Google Groups for RBAC)")
+    add.add_argument("--topics", help="comma-separated Kafka topics (named NAME-<topic>)")
+    add.add_argument("--mlflow-permission", choices=("EDIT", "MANAGE"),
+                     help="what the group may do in the team's MLflow workspace: EDIT (default: "
+                          "create, read and change everything, delete one's own) or MANAGE "
+                          "(also delete anything and grant access)")
+    add.add_argument("--no-preview", action="store_true",
+                     help="only validate and write; skip the before/after preview")
+    add.set_defaults(func=team_add)
+    lst = tsub.add_parser("list", help="list the teams of a stack")
+    common(lst)
+    lst.set_defaults(func=team_list)
+    rm = tsub.add_parser("remove", help="remove a team from Pulumi.STACK.yaml (refuses while "
+                                        "it owns protected stateful resources)")
+    rm.add_argument("name")
+    common(rm)
+    rm.add_argument("--force", action="store_true",
+                    help="remove even though it owns protected resources (their data is lost "
+                         "once they are unprotected and `pulumi up` runs)")
+    rm.set_defaults(func=team_remove)

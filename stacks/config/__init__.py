@@ -1,0 +1,1 @@
+"""The stack config: pydantic models only (camelCase keys, unknown keys refused)."""

@@ -1,0 +1,1 @@
+"""What people read: the resource tree, the platform graph, on-prem VPN device files, the config reference."""
