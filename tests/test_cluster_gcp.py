@@ -413,7 +413,7 @@ def test_outputs_storage_class_pools_and_identity(applied):
     assert set(gke.gpu_pools) == {"l4", "t4", "a100"}
     assert gke.gpu_pools["l4"].taints == [{"key": "nvidia.com/gpu", "value": "present",
                                            "effect": "NoSchedule"}]
-    assert AGREED_LABELS == set(gke.gpu_pools["a100"].labels)
+    assert set(gke.gpu_pools["a100"].labels) == AGREED_LABELS
     assert gke.storage_class.provisioner == "pd.csi.storage.gke.io"
     params = gke.storage_class.parameters
 

@@ -161,7 +161,7 @@ def test_every_tunnel_uses_the_agreed_crypto(built):
         "phase1": {"encryptions": [enc], "prves": [prf], "dhs": [dh]},
         "phase2": {"encryptions": [gcp_name[esp[0]]], "pfs": [gcp_name[esp[1]]]},
     }
-    assert CIPHER_SUITE == expected
+    assert expected == CIPHER_SUITE
     for t in tunnels:
         assert t["inputs"]["ikeVersion"] == plan.CRYPTO.ike_version == 2
         assert t["inputs"]["cipherSuite"] == expected

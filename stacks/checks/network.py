@@ -1,4 +1,5 @@
-"""What `network` means, checked: private, non-overlapping ranges, sizes, unique private ASNs, VPN devices and the tunnel pool."""
+"""What `network` means, checked: private, non-overlapping ranges, sizes, unique private ASNs,
+VPN devices and the tunnel pool."""
 
 from __future__ import annotations
 
@@ -19,10 +20,9 @@ def network_problems(cfg: PlatformConfig) -> list[ConfigProblem]:
         problems.append(ConfigProblem(key_path(("network", *loc)), value, why))
 
     enabled = cfg.enabled_clouds()
-    if net.onprem is None:
-        if cfg.onprem_enabled() and enabled:
-            add(("onprem",), MISSING, "required when the on-prem site and a cloud are enabled "
-                "(cidrs, asn, vpnDevices)")
+    if net.onprem is None and cfg.onprem_enabled() and enabled:
+        add(("onprem",), MISSING, "required when the on-prem site and a cloud are enabled "
+            "(cidrs, asn, vpnDevices)")
     # Every range in the plan with the key that owns it, for the overlap check.
     ranges: list[tuple[str, Any]] = []
     asns: list[tuple[str, int]] = []

@@ -44,7 +44,8 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     ns_index = next((i for i, ns in enumerate(namespaces) if ns.name == serving.namespace), None)
     if ns_index is None:
         add(("namespace",), serving.namespace,
-            f"allowed: a platform namespace of kubernetes.namespaces ({', '.join(n.name for n in namespaces) or 'none'})")
+            "allowed: a platform namespace of kubernetes.namespaces "
+            f"({', '.join(n.name for n in namespaces) or 'none'})")
     known = clusters_by_ref(cfg)
     names = [m.name for m in serving.models]
     any_failover = False

@@ -68,7 +68,8 @@ class CloudCluster(ConfigModel):
     version: str | None = Field(default=None, pattern=_VERSION)
     """Kubernetes minor version, e.g. "1.33"; defaults to kubernetes.version."""
     api_access: Literal["private", "restricted"] = "private"
-    """private: API endpoint only inside the network (reached over the VPN); restricted: also a public endpoint limited to publicCidrs."""
+    """private: API endpoint only inside the network (reached over the VPN); restricted: also a
+    public endpoint limited to publicCidrs."""
     public_cidrs: list[Cidr] = Field(default_factory=list)
     """restricted only: public ranges allowed to reach the public API endpoint."""
     system_pool: SystemPool = Field(default_factory=SystemPool)

@@ -7,7 +7,9 @@ internet, images are pinned) is checked by `problems(cfg)` before anything is bu
 The image contract (MLflow 3.18, the platform's pinned MLflow; details in
 components/kubernetes/model_serving.py): each version's image is built by
 
-    MLFLOW_TRACKING_URI=https://mlflow.<cluster>.<baseDomain>     mlflow models build-docker -m models:/<registeredModel>/<version>         -n <registry>/<repo>:<version> --env-manager local
+    MLFLOW_TRACKING_URI=https://mlflow.<cluster>.<baseDomain> \
+    mlflow models build-docker -m models:/<registeredModel>/<version> \
+        -n <registry>/<repo>:<version> --env-manager local
 
 with mlflow==3.18.0, pushed, and pinned here by digest. `--env-manager local` is required: the
 CLI default (virtualenv) puts the model's environment under /root, which the non-root pods

@@ -1,1 +1,2 @@
-"""Pure derivations from a validated config: clusters, tunnels, namespaces, placements, secret keys, policy config."""
+"""Pure derivations from a validated config: clusters, tunnels, namespaces, placements,
+secret keys, policy config."""

@@ -114,10 +114,7 @@ def _addons(cfg: PlatformConfig, c: PlannedCluster, storage: StorageClassSpec,
             depends_on: list[pulumi.Resource], root_ca: PlatformRootCa) -> ClusterAddons:
     k = cfg.kubernetes
     assert k is not None
-    if not pools:
-        gpu_stack = "none"
-    else:
-        gpu_stack = "gke-managed" if c.site == "gcp" else "operator"
+    gpu_stack = "none" if not pools else "gke-managed" if c.site == "gcp" else "operator"
     return ClusterAddons(f"addons-{c.name}", ClusterAddonsArgs(
         cluster_name=c.name, site=c.site, tags=tags, storage_class=storage,
         # GKE and AKS ship metrics-server; EKS does not; on-prem says.

@@ -1,7 +1,8 @@
 """Wire GPU model serving onto the clusters the config names, with DNS failover between sites.
 
 Per model and cluster a `ModelServing` (stable/canary Deployments of the MLflow 3.18
-`build-docker` images, `POST /invocations` split by an HTTPRoute on the platform Gateway). Every cluster that is a failover site of some model also gets a public entry:
+`build-docker` images, `POST /invocations` split by an HTTPRoute on the platform Gateway).
+Every cluster that is a failover site of some model also gets a public entry:
 a static public address (AWS Elastic IPs in the VPC's public subnets, a GCP regional address, an
 Azure public IP; on-prem the DMZ/NAT address from config) and the `serving-public` Gateway on it.
 Per model with failover, Route 53 health checks probe both sites' entries (`GET /ping` of the
