@@ -468,10 +468,10 @@ def test_the_picture_shows_where_the_team_runs(prod_project):
     assert 'team_fraud_aws_eu_west_1(["Team fraud"])' in text
 
 
-def test_readme_config_reference_is_the_generated_one():
-    from stacks.render.config_reference import END, START, config_reference
+def test_config_reference_doc_is_the_generated_one():
+    from stacks.render.config_reference import END, REFERENCE_DOC, START, config_reference
 
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / REFERENCE_DOC).read_text()
     block = text.split(START + "\n", 1)[1].split(END, 1)[0]
     assert block == config_reference()
     assert "| `hybrid-ml-platform:platform.teams[].gpus` | integer | `0` |" in block

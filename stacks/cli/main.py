@@ -25,7 +25,7 @@ from stacks.preview.policy_report import build_report, report_lines, write_repor
 from stacks.preview.run import PreviewError, load_platform, run_preview
 from stacks.preview.stack_file import StackFileError, read_stack
 from stacks.program.network import ONPREM_OUTPUT
-from stacks.render.config_reference import config_reference, refresh_readme
+from stacks.render.config_reference import REFERENCE_DOC, config_reference, refresh_reference
 from stacks.render.graph import build_graph
 from stacks.render.graph_mermaid import (
     DOT_NOT_FOUND,
@@ -247,18 +247,16 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    if args.readme:
-
+    if args.write:
         try:
-            changed = refresh_readme(Path(args.readme))
+            changed = refresh_reference(Path(args.write))
         except (OSError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_USAGE
-        print(f"{args.readme}: config reference {'updated' if changed else 'unchanged'}",
+        print(f"{args.write}: config reference {'updated' if changed else 'unchanged'}",
               file=sys.stderr)
         return EXIT_OK
     if args.markdown:
-
         sys.stdout.write(config_reference())
         return EXIT_OK
     print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
@@ -325,10 +323,12 @@ def _parser() -> argparse.ArgumentParser:
     add_team_parsers(sub)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.add_argument("--markdown", action="store_true",
-                        help="print it as the README's config reference table instead")
-    schema.add_argument("--readme", metavar="FILE",
-                        help="rewrite the config reference between the markers in FILE "
-                             "(README.md)")
+                        help="print it as the config reference table (Markdown) instead")
+    # --readme is the flag's first name, from when the reference lived in the README.
+    schema.add_argument("--write", "--readme", dest="write", nargs="?", const=str(REFERENCE_DOC),
+                        metavar="FILE",
+                        help="rewrite the config reference between its markers in FILE "
+                             f"(default {REFERENCE_DOC})")
     schema.set_defaults(func=_schema)
     return parser
 

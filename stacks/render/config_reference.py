@@ -1,5 +1,6 @@
 """The stack config reference as Markdown, generated from the JSON Schema of the config model
-(`hybrid-ml schema --markdown`); the README carries it between markers and a test keeps it equal."""
+(`hybrid-ml schema --markdown`); docs/config-reference.md carries it between markers
+(`hybrid-ml schema --write` refreshes it) and a test keeps it equal."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from typing import Any
 from stacks.config.platform import CONFIG_KEY, PROJECT, PlatformConfig
 
 START = "<!-- config-reference:start (hybrid-ml schema --markdown) -->"
-
-
 END = "<!-- config-reference:end -->"
 
 
@@ -69,7 +68,11 @@ def config_reference() -> str:
     return "\n".join(out) + "\n"
 
 
-def refresh_readme(path: Path) -> bool:
+#: The document that carries the reference, relative to the project directory.
+REFERENCE_DOC = Path("docs/config-reference.md")
+
+
+def refresh_reference(path: Path) -> bool:
     """Replace the reference between the markers in `path`; True if it changed."""
     text = path.read_text(encoding="utf-8")
     if START not in text or END not in text:
