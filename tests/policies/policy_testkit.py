@@ -5,7 +5,7 @@ Two levels of test use this kit:
 * rule logic: ``props({...})`` wraps inputs in the SDK's own unknown-checking proxy (``"[unknown]"``
   becomes the unknown sentinel), so helpers see exactly what the pack sees;
 * the pack: ``run_cases(cases, config)`` starts ``policies/`` once through
-  ``stacks.analyzer_client.run_policy_pack`` -- the CLI's Analyzer protocol -- with the records of
+  ``stacks.preview.analyzer_client.run_policy_pack`` -- the CLI's Analyzer protocol -- with the records of
   every case, and ``Case.verdict(result)`` reads one (policy, resource) outcome back.
 """
 
