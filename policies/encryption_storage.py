@@ -15,7 +15,7 @@ from helpers import (
     truthy,
     validate_each,
 )
-from pairing import S3_BUCKET_TYPES, depends_on_type, owners_with_companions
+from pairing import depends_on_type, s3_buckets_with
 from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
@@ -77,10 +77,7 @@ def sse_rule_verdict(rule: object, config_res: object | None) -> str | Unknown |
 
 def _validate_s3_sse(args: StackValidationArgs, report: ReportViolation) -> None:
     f = Findings(report)
-    paired = owners_with_companions(
-        args.resources, S3_BUCKET_TYPES, S3_SSE_TYPES, "bucket", "bucket"
-    )
-    for bucket, configs in paired:
+    for bucket, configs in s3_buckets_with(args.resources, S3_SSE_TYPES):
         # (rule, resource that holds it, config resource or None for the bucket's inline form)
         sources: list[tuple[object, PolicyResource, PolicyResource | None]] = []
         # The inline form on the bucket is deprecated in pulumi-aws v7 but still encrypts. It only

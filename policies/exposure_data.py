@@ -11,7 +11,7 @@ from helpers import (
     truthy,
     validate_each,
 )
-from pairing import S3_BUCKET_TYPES, of_types, owners_with_companions
+from pairing import of_types, s3_buckets_with
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -46,10 +46,7 @@ def _validate_s3_pab(args: StackValidationArgs, report: ReportViolation) -> None
     account_blocks = [pab_verdict(r.props) for r in of_types(args.resources, S3_ACCOUNT_PAB_TYPES)]
     if any(v == [] for v in account_blocks):
         return
-    paired = owners_with_companions(
-        args.resources, S3_BUCKET_TYPES, S3_PAB_TYPES, "bucket", "bucket"
-    )
-    for bucket, blocks in paired:
+    for bucket, blocks in s3_buckets_with(args.resources, S3_PAB_TYPES):
         if not blocks:
             message = f"S3 bucket {bucket.name} has no aws:s3/bucketPublicAccessBlock"
             f.violation(message, bucket.urn)

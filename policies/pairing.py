@@ -64,6 +64,13 @@ def owners_with_companions(
     return [(owners[urn], configs) for urn, configs in paired.items()]
 
 
+def s3_buckets_with(
+    resources: list[PolicyResource], companion_types: Iterable[str]
+) -> list[tuple[PolicyResource, list[PolicyResource]]]:
+    """Each S3 bucket with its companions of ``companion_types`` (their ``bucket`` input links them)."""
+    return owners_with_companions(resources, S3_BUCKET_TYPES, companion_types, "bucket", "bucket")
+
+
 def _owners_of(
     comp: PolicyResource,
     by_urn: dict[str, PolicyResource],

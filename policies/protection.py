@@ -19,7 +19,7 @@ from helpers import (
     truthy,
     validate_each,
 )
-from pairing import S3_BUCKET_TYPES, owners_with_companions
+from pairing import owners_with_companions, s3_buckets_with
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -119,10 +119,7 @@ S3_VERSIONING_TYPES = frozenset(
 
 def _validate_s3_versioning(args: StackValidationArgs, report: ReportViolation) -> None:
     f = Findings(report)
-    paired = owners_with_companions(
-        args.resources, S3_BUCKET_TYPES, S3_VERSIONING_TYPES, "bucket", "bucket"
-    )
-    for bucket, configs in paired:
+    for bucket, configs in s3_buckets_with(args.resources, S3_VERSIONING_TYPES):
         # (status, holder). The deprecated inline versioning.enabled counts when known (unknown there
         # is the bucket's computed output at preview, not something the program configured).
         statuses = [(lookup(c.props, "versioningConfiguration", "status"), c) for c in configs]

@@ -12,7 +12,7 @@ from helpers import (
     only_types,
     validate_each,
 )
-from pairing import S3_BUCKET_TYPES, owners_with_companions
+from pairing import s3_buckets_with
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -68,10 +68,7 @@ def denies_insecure_transport(policy_json: str) -> bool:
 
 def _validate_s3_transport(args: StackValidationArgs, report: ReportViolation) -> None:
     f = Findings(report)
-    paired = owners_with_companions(
-        args.resources, S3_BUCKET_TYPES, S3_BUCKET_POLICY_TYPES, "bucket", "bucket"
-    )
-    for bucket, policies in paired:
+    for bucket, policies in s3_buckets_with(args.resources, S3_BUCKET_POLICY_TYPES):
         # (policy document, holder). The deprecated inline `policy` on the bucket counts when known
         # (unknown there is the bucket's computed output at preview, not something configured).
         inline = lookup(bucket.props, "policy")
