@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pulumi_policy import ReportViolation
+from pulumi_policy import ReportViolation, ResourceValidationArgs
 from pulumi_policy.proxy import (
     UNKNOWN_ARCHIVE_VALUE,
     UNKNOWN_ARRAY_VALUE,
@@ -174,6 +174,18 @@ class Findings:
             Unknown(value.sentinel, (prefix, *value.path) if prefix else value.path)
         )
 
+    def unknown_verdicts(self, verdicts: Iterable[tuple[Any, Any]]) -> bool:
+        """Record each Unknown among (verdict, holder resource) pairs under the holder's name.
+
+        For stack policies that judge an owner by its companions; True when any verdict was unknown.
+        """
+        found = False
+        for verdict, holder in verdicts:
+            if is_unknown(verdict):
+                self.unknown(verdict, holder.name)
+                found = True
+        return found
+
     def settle(self) -> None:
         """Raise the SDK's UnknownValueError for undecided checks, after every decided violation."""
         if not self.undecided:
@@ -184,6 +196,36 @@ class Findings:
             more = ", ".join("." + ".".join(u.path) for u in rest[:5])
             error.message += f" (also undecided: {more}{', ...' if len(rest) > 5 else ''})"
         raise error
+
+
+#: A resource policy's check: (type token, inputs, findings) -> why the resource fails (or []).
+ResourceCheck = Callable[[str, Any, Findings], list[str]]
+#: The same for a check of one kind of resource: (inputs, findings) -> why it fails.
+PropsCheck = Callable[[Any, Findings], list[str]]
+ResourceValidation = Callable[[ResourceValidationArgs, ReportViolation], None]
+
+
+def validate_each(check: ResourceCheck) -> ResourceValidation:
+    """A ResourceValidationPolicy ``validate``: one violation "<name>: <why>" per problem ``check``
+    finds, then the undecided checks settled (the SDK's "can't run policy" path)."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        f = Findings(report)
+        for why in check(args.resource_type, args.props, f):
+            f.violation(f"{args.name}: {why}")
+        f.settle()
+
+    return validate
+
+
+def only_types(types: Collection[str], check: PropsCheck) -> ResourceCheck:
+    """``check`` for resources of ``types`` (one type token or several); any other one passes."""
+    wanted = frozenset((types,) if isinstance(types, str) else types)
+
+    def by_type(resource_type: str, props: Any, f: Findings) -> list[str]:
+        return check(props, f) if resource_type in wanted else []
+
+    return by_type
 
 
 def config_value(cfg: Mapping[str, Any] | None, key: str, default: Any) -> Any:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from helpers import Findings, is_unknown, lookup
+from helpers import Findings, is_unknown, lookup, only_types, validate_each
 from pairing import companions, of_types
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
-    ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
     StackValidationPolicy,
@@ -112,15 +111,6 @@ def check_subnet_public_ip(props: object, f: Findings) -> list[str]:
         if value is True else []
 
 
-def _validate_subnet_public_ip(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != AWS_SUBNET:
-        return
-    f = Findings(report)
-    for why in check_subnet_public_ip(args.props, f):
-        f.violation(f"{args.name}: {why}")
-    f.settle()
-
-
 subnet_no_auto_public_ip = ResourceValidationPolicy(
     name="subnet-no-auto-public-ip",
     display_name="Subnets do not hand out public IPs",
@@ -128,7 +118,7 @@ subnet_no_auto_public_ip = ResourceValidationPolicy(
         "aws:ec2 Subnet mapPublicIpOnLaunch is not true, so nodes and workloads are only reachable "
         "through load balancers and the VPN, never directly from the internet."
     ),
-    validate=_validate_subnet_public_ip,
+    validate=validate_each(only_types(AWS_SUBNET, check_subnet_public_ip)),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     tags=["exposure", "network", "aws"],

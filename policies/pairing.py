@@ -50,6 +50,27 @@ def companions(
     return result
 
 
+def owners_with_companions(
+    resources: list[PolicyResource],
+    owner_types: Iterable[str],
+    companion_types: Iterable[str],
+    link: str,
+    owner_name: str,
+) -> list[tuple[PolicyResource, list[PolicyResource]]]:
+    """Each owner of ``owner_types`` with its companions (see :func:`companions`), in order."""
+    owner_types = frozenset(owner_types)
+    owners = {o.urn: o for o in of_types(resources, owner_types)}
+    paired = companions(resources, owner_types, companion_types, link, owner_name)
+    return [(owners[urn], configs) for urn, configs in paired.items()]
+
+
+def s3_buckets_with(
+    resources: list[PolicyResource], companion_types: Iterable[str]
+) -> list[tuple[PolicyResource, list[PolicyResource]]]:
+    """Each S3 bucket with its companions of ``companion_types`` (their ``bucket`` input links them)."""
+    return owners_with_companions(resources, S3_BUCKET_TYPES, companion_types, "bucket", "bucket")
+
+
 def _owners_of(
     comp: PolicyResource,
     by_urn: dict[str, PolicyResource],

@@ -9,8 +9,17 @@ Config (``stateful-resources-protected``):
 
 from __future__ import annotations
 
-from helpers import Findings, Unknown, config_value, is_unknown, lookup, truthy
-from pairing import S3_BUCKET_TYPES, companions
+from helpers import (
+    Findings,
+    Unknown,
+    config_value,
+    is_unknown,
+    lookup,
+    only_types,
+    truthy,
+    validate_each,
+)
+from pairing import owners_with_companions, s3_buckets_with
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -110,10 +119,7 @@ S3_VERSIONING_TYPES = frozenset(
 
 def _validate_s3_versioning(args: StackValidationArgs, report: ReportViolation) -> None:
     f = Findings(report)
-    paired = companions(args.resources, S3_BUCKET_TYPES, S3_VERSIONING_TYPES, "bucket", "bucket")
-    buckets = {r.urn: r for r in args.resources if r.resource_type in S3_BUCKET_TYPES}
-    for urn, configs in paired.items():
-        bucket = buckets[urn]
+    for bucket, configs in s3_buckets_with(args.resources, S3_VERSIONING_TYPES):
         # (status, holder). The deprecated inline versioning.enabled counts when known (unknown there
         # is the bucket's computed output at preview, not something the program configured).
         statuses = [(lookup(c.props, "versioningConfiguration", "status"), c) for c in configs]
@@ -122,12 +128,10 @@ def _validate_s3_versioning(args: StackValidationArgs, report: ReportViolation) 
             statuses.append(("Enabled" if inline else "Disabled", bucket))
         if any(s == "Enabled" for s, _ in statuses):
             continue
-        unknown = [(s, h) for s, h in statuses if isinstance(s, Unknown)]
-        for s, h in unknown:
-            f.unknown(s, h.name)
-        if not unknown:
+        if not f.unknown_verdicts(statuses):
             found = ", ".join(f"{h.name}: {s!r}" for s, h in statuses) or "no BucketVersioning"
-            f.violation(f"S3 bucket {bucket.name} does not have versioning Enabled ({found})", urn)
+            message = f"S3 bucket {bucket.name} does not have versioning Enabled ({found})"
+            f.violation(message, bucket.urn)
     f.settle()
 
 
@@ -169,15 +173,6 @@ def check_gcs_recovery(props: object, f: Findings) -> list[str]:
     return problems
 
 
-def _validate_gcs_recovery(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != "gcp:storage/bucket:Bucket":
-        return
-    f = Findings(report)
-    for why in check_gcs_recovery(args.props, f):
-        f.violation(f"{args.name}: {why}")
-    f.settle()
-
-
 gcs_versioning_soft_delete = ResourceValidationPolicy(
     name="gcs-versioning-soft-delete",
     display_name="GCS buckets keep versions and soft-deleted objects",
@@ -185,7 +180,7 @@ gcs_versioning_soft_delete = ResourceValidationPolicy(
         "gcp:storage Bucket versioning.enabled true and softDeletePolicy.retentionDurationSeconds at "
         "least 604800 (7 days; absent means that default)."
     ),
-    validate=_validate_gcs_recovery,
+    validate=validate_each(only_types("gcp:storage/bucket:Bucket", check_gcs_recovery)),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.MEDIUM,
     tags=["data-protection", "gcp"],
@@ -219,12 +214,10 @@ def blob_service_problems(props: object) -> list[str] | Unknown:
 
 def _validate_azure_blob_recovery(args: StackValidationArgs, report: ReportViolation) -> None:
     f = Findings(report)
-    paired = companions(
+    paired = owners_with_companions(
         args.resources, AZURE_ACCOUNT_TYPES, AZURE_BLOB_SERVICE_TYPES, "accountName", "accountName"
     )
-    accounts = {r.urn: r for r in args.resources if r.resource_type in AZURE_ACCOUNT_TYPES}
-    for urn, services in paired.items():
-        account = accounts[urn]
+    for account, services in paired:
         kind = lookup(account.props, "kind")
         if kind == "FileStorage":
             continue  # premium file shares have no blob service
@@ -232,20 +225,17 @@ def _validate_azure_blob_recovery(args: StackValidationArgs, report: ReportViola
             f.violation(
                 f"storage account {account.name} has no BlobServiceProperties (blob versioning and "
                 "soft delete are off by default)",
-                urn,
+                account.urn,
             )
             continue
         verdicts = [(blob_service_problems(s.props), s) for s in services]
         if any(v == [] for v, _ in verdicts):
             continue
-        unknown = [(v, s) for v, s in verdicts if isinstance(v, Unknown)]
-        for v, s in unknown:
-            f.unknown(v, s.name)
-        if not unknown:
+        if not f.unknown_verdicts(verdicts):
             f.violation(
                 f"storage account {account.name}: "
                 + "; ".join(f"{s.name}: {', '.join(v)}" for v, s in verdicts),
-                urn,
+                account.urn,
             )
     f.settle()
 
@@ -287,20 +277,11 @@ def check_vault(props: object, f: Findings) -> list[str]:
     return problems
 
 
-def _validate_vault(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    if args.resource_type != "azure-native:keyvault:Vault":
-        return
-    f = Findings(report)
-    for why in check_vault(args.props, f):
-        f.violation(f"{args.name}: {why}")
-    f.settle()
-
-
 key_vault_purge_protection = ResourceValidationPolicy(
     name="key-vault-purge-protection",
     display_name="Key vaults cannot be purged",
     description="azure-native:keyvault Vault properties.enablePurgeProtection true and enableSoftDelete not false.",
-    validate=_validate_vault,
+    validate=validate_each(only_types("azure-native:keyvault:Vault", check_vault)),
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.HIGH,
     tags=["data-protection", "azure", "key-management"],
