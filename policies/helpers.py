@@ -4,7 +4,7 @@ Unknown values. pulumi_policy wraps a resource's inputs in a proxy that raises
 ``UnknownValueError`` as soon as a policy reads a value that is not known at
 preview; the SDK then turns the whole (policy, resource) verdict into a
 "can't run policy ... during preview" diagnostic, which the CLI shows as a
-warning and our offline ``stacks.analyzer_client`` records as *undecided*.
+warning and our offline ``stacks.preview.analyzer_client`` records as *undecided*.
 
 That is the right outcome for one check, but a raw read aborts everything
 after it: in a stack policy one unknown bucket name would hide every other

@@ -197,7 +197,7 @@ data_residency = ResourceValidationPolicy(
         required=["allowedRegions", "classifications"],
     ),
     remediation_steps=(
-        "Deploy the resource through a provider for an allowed region (stacks/providers.py builds one per "
+        "Deploy the resource through a provider for an allowed region (stacks/program/providers.py builds one per "
         "configured region) or fix its location; keep data of on-prem-only classes on the on-prem cluster; "
         "if the plan itself should change, change residency in Pulumi.<stack>.yaml and regenerate "
         "policies/config.<stack>.json."
