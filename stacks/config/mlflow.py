@@ -144,7 +144,7 @@ class Mlflow(ConfigModel):
     """Worker processes per replica. Artifacts are proxied through the workers, each transfer
     spooled whole to the replica's 20 GiB `/tmp`: the artifacts moving through one replica at
     the same time must add up to less than 20 GiB (e.g. four concurrent transfers of up to
-    ~4.5 GiB each, or one of up to ~19 GiB); see components/kubernetes/mlflow.py."""
+    ~4.5 GiB each, or one of up to ~19 GiB); see components/kubernetes/mlflow/args.py."""
     client_namespaces: list[str] = Field(default_factory=list)
     """Platform namespaces whose pods may call the server directly on its Service
     (`http://mlflow.<namespace>.svc:5000`), e.g. serving. This skips the Gateway, not MLflow's
