@@ -5,6 +5,10 @@ and `site`), so one rule set covers every site and every alert names the cluster
 Each alert carries a `severity` label, `summary` and `description` annotations and a
 `runbook_url` pointing at its section of `runbooks/alerts.md`.
 
+The rules themselves (names, expressions, texts) are data: `alert_rules.yaml` next to this
+module, read once. This module holds what they are filled in with (`${name}` in the file):
+the metric names, the thresholds and the expressions that depend on the stack's config.
+
 Metric names are the platform's shared interface (see the service helpers): Envoy Gateway
 proxy stats for serving, DCGM for GPUs, Strimzi's JMX and Kafka Exporter metrics for Kafka,
 cert-manager's controller metrics for certificates.
@@ -17,11 +21,17 @@ back to `DCGM_FI_DEV_GPU_UTIL` / 100, which DCGM does not report for MIG instanc
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
+#: The rules themselves (names, expressions, texts), next to this module.
+RULES_FILE = Path(__file__).resolve().parent / "alert_rules.yaml"
 #: The runbook file (under `runbooks/`) every alert here links to.
 RUNBOOK_FILE = "alerts.md"
 
@@ -104,71 +114,6 @@ def gpu_pool_utilisation(selector: str = "") -> str:
             f"* on (cluster, node) group_left ({GPU_POOL_LABEL}) {pools})")
 
 
-def _serving(ns: str) -> list[Alert]:
-    routes = f'envoy_cluster_name=~"httproute/{ns}/.*"'
-    by = "cluster, site, envoy_cluster_name"
-    responses = METRICS["envoy_responses"]
-    return [
-        Alert(
-            name="ServingHighLatencyP99",
-            expr=(f"histogram_quantile(0.99, sum by ({by}, le) "
-                  f"(rate({METRICS['envoy_latency']}{{{routes}}}[5m]))) > {SERVING_P99_MS}"),
-            for_="10m",
-            severity="warning",
-            summary="Model serving p99 latency above "
-                    f"{SERVING_P99_MS / 1000:g}s on {{{{ $labels.cluster }}}}",
-            description=(
-                "p99 upstream latency of {{ $labels.envoy_cluster_name }} on cluster "
-                "{{ $labels.cluster }} ({{ $labels.site }}) is {{ $value | humanize }} ms, "
-                f"above {SERVING_P99_MS} ms for 10 minutes."),
-        ),
-        Alert(
-            name="ServingHighErrorRate",
-            expr=(f'sum by ({by}) (rate({responses}{{envoy_response_code_class="5", {routes}}}[5m]))'
-                  f" / sum by ({by}) (rate({responses}{{{routes}}}[5m])) > {SERVING_ERROR_RATIO}"),
-            for_="5m",
-            severity="critical",
-            summary="Model serving 5xx ratio above "
-                    f"{SERVING_ERROR_RATIO:.0%} on {{{{ $labels.cluster }}}}",
-            description=(
-                "{{ $value | humanizePercentage }} of requests to {{ $labels.envoy_cluster_name }} "
-                "on cluster {{ $labels.cluster }} ({{ $labels.site }}) answer 5xx."),
-        ),
-        # A total outage: with no healthy endpoint Envoy answers 503 itself, which the
-        # upstream counters above may never record; the membership gauge says it directly.
-        Alert(
-            name="ServingNoHealthyBackend",
-            expr=(f"min by ({by}) ({METRICS['envoy_healthy']}{{{routes}}}) == 0"),
-            for_="5m",
-            severity="critical",
-            summary="Model serving route {{ $labels.envoy_cluster_name }} has no healthy "
-                    "backend on {{ $labels.cluster }}",
-            description=(
-                "Envoy on cluster {{ $labels.cluster }} ({{ $labels.site }}) has had no healthy "
-                "endpoint for {{ $labels.envoy_cluster_name }} for 5 minutes: every request to "
-                "it answers 503."),
-        ),
-    ]
-
-
-def _gpu() -> list[Alert]:
-    return [
-        Alert(
-            name="GpuPoolSaturated",
-            expr=f"{gpu_pool_utilisation()} > {GPU_UTIL_RATIO}",
-            for_="30m",
-            severity="warning",
-            summary="GPU pool {{ $labels." + GPU_POOL_LABEL + " }} saturated on "
-                    "{{ $labels.cluster }}",
-            description=(
-                "GPUs (or MIG instances) of pool {{ $labels." + GPU_POOL_LABEL + " }} on cluster "
-                "{{ $labels.cluster }} ({{ $labels.site }}) averaged {{ $value | "
-                f"humanizePercentage }}}} utilisation for 30 minutes (threshold "
-                f"{GPU_UTIL_RATIO:.0%}); queued work waits for GPUs."),
-        ),
-    ]
-
-
 def _regex_prefixes(prefixes: Sequence[str]) -> str:
     r"""A PromQL regex (the text inside its double quotes) matching names that start with any
     of `prefixes` (letters, digits, `.`, `_`, `-`): `.` becomes `\\.` (PromQL's string escape
@@ -179,7 +124,10 @@ def _regex_prefixes(prefixes: Sequence[str]) -> str:
     return "(" + "|".join(p.replace(".", "\\\\.") for p in prefixes) + ").*"
 
 
-def _kafka(mirrored_groups: Sequence[tuple[str, Sequence[str]]]) -> list[Alert]:
+def kafka_consumer_lag(mirrored_groups: Sequence[tuple[str, Sequence[str]]] = ()) -> str:
+    """PromQL of consumer groups lagging more than KAFKA_LAG_MESSAGES behind, except the
+    groups MirrorMaker 2 syncs offsets of into their target cluster (`mirrored_groups`:
+    cluster name, consumer-group prefixes) while they have no members there."""
     lag = (f"sum by (cluster, site, namespace, consumergroup, topic) "
            f"({METRICS['kafka_lag']}) > {KAFKA_LAG_MESSAGES}")
     # MirrorMaker 2 commits translated offsets for the groups it syncs on the target cluster,
@@ -191,82 +139,116 @@ def _kafka(mirrored_groups: Sequence[tuple[str, Sequence[str]]]) -> list[Alert]:
               for cluster, prefixes in mirrored_groups if prefixes]
     if synced:
         lag = f"({lag}) unless on (cluster, namespace, consumergroup) ({' or '.join(synced)})"
-    return [
-        Alert(
-            name="KafkaConsumerLagHigh",
-            expr=lag,
-            for_="15m",
-            severity="warning",
-            summary="Kafka consumer group {{ $labels.consumergroup }} lags on "
-                    "{{ $labels.cluster }}",
-            description=(
-                "Consumer group {{ $labels.consumergroup }} is {{ $value | humanize }} messages "
-                "behind on topic {{ $labels.topic }} (cluster {{ $labels.cluster }}, "
-                f"{{{{ $labels.site }}}}) for 15 minutes (threshold {KAFKA_LAG_MESSAGES})."),
-        ),
-        Alert(
-            name="KafkaUnderReplicatedPartitions",
-            expr=(f"sum by (cluster, site, namespace, pod) ({METRICS['kafka_urp']}) > 0"),
-            for_="10m",
-            severity="critical",
-            summary="Kafka broker {{ $labels.pod }} has under-replicated partitions on "
-                    "{{ $labels.cluster }}",
-            description=(
-                "Broker {{ $labels.pod }} ({{ $labels.namespace }}, cluster {{ $labels.cluster }}) "
-                "leads {{ $value }} partitions with fewer in-sync replicas than the replication "
-                "factor; one more broker loss can stop writes (min.insync.replicas 2)."),
-        ),
-    ]
+    return lag
 
 
-def _certificates() -> list[Alert]:
-    left = f"({METRICS['cert_expiry']} - time())"
-    return [
-        Alert(
-            name="CertificateExpiringSoon",
-            expr=f"{left} < {CERT_WARNING_DAYS} * 86400",
-            for_="1h",
-            severity="warning",
-            summary="Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within "
-                    f"{CERT_WARNING_DAYS} days on {{{{ $labels.cluster }}}}",
-            description=(
-                "Certificate {{ $labels.namespace }}/{{ $labels.name }} on cluster "
-                "{{ $labels.cluster }} expires in {{ $value | humanizeDuration }}; cert-manager "
-                "renews well before this, so renewal is failing."),
-        ),
-        Alert(
-            name="CertificateExpiryCritical",
-            expr=f"{left} < {CERT_CRITICAL_DAYS} * 86400",
-            for_="10m",
-            severity="critical",
-            summary="Certificate {{ $labels.namespace }}/{{ $labels.name }} expires within "
-                    f"{CERT_CRITICAL_DAYS} days on {{{{ $labels.cluster }}}}",
-            description=(
-                "Certificate {{ $labels.namespace }}/{{ $labels.name }} on cluster "
-                "{{ $labels.cluster }} expires in {{ $value | humanizeDuration }}; TLS to the "
-                "services behind it fails when it does."),
-        ),
-    ]
+def rule_variables(serving_namespace: str,
+                   mirrored_groups: Sequence[tuple[str, Sequence[str]]] = ()) -> dict[str, str]:
+    """The `${name}` values of alert_rules.yaml (except a cluster's `${cluster}`/`${site}`):
+    metric names, thresholds and the expressions that depend on the stack's config."""
+    return {
+        **METRICS,
+        "gpu_pool_label": GPU_POOL_LABEL,
+        "serving_routes": f'envoy_cluster_name=~"httproute/{serving_namespace}/.*"',
+        "serving_by": "cluster, site, envoy_cluster_name",
+        "serving_p99_ms": f"{SERVING_P99_MS}",
+        "serving_p99_s": f"{SERVING_P99_MS / 1000:g}",
+        "serving_error_ratio": f"{SERVING_ERROR_RATIO}",
+        "serving_error_pct": f"{SERVING_ERROR_RATIO:.0%}",
+        "gpu_pool_utilisation": gpu_pool_utilisation(),
+        "gpu_util_ratio": f"{GPU_UTIL_RATIO}",
+        "gpu_util_pct": f"{GPU_UTIL_RATIO:.0%}",
+        "kafka_consumer_lag": kafka_consumer_lag(mirrored_groups),
+        "kafka_lag_messages": f"{KAFKA_LAG_MESSAGES}",
+        "cert_warning_days": f"{CERT_WARNING_DAYS}",
+        "cert_critical_days": f"{CERT_CRITICAL_DAYS}",
+        "silence_window": SILENCE_WINDOW,
+    }
 
 
-def _clusters(clusters: Sequence[tuple[str, str]]) -> list[Alert]:
-    # One rule per cluster of the stack: `absent_over_time` only notices series it names, so a
-    # cluster that never sent (or whose every series went stale) is found by its name.
-    return [
-        Alert(
-            name="ClusterNotReporting",
-            expr=f'absent_over_time({METRICS["up"]}{{cluster="{name}"}}[{SILENCE_WINDOW}])',
-            for_="5m",
-            severity="critical",
-            summary=f"Cluster {name} ({site}) sends no metrics",
-            description=(
-                f"The central Prometheus has received no series from cluster {name} ({site}) "
-                f"for {SILENCE_WINDOW}: its Prometheus, the VPN, the central gateway or the "
-                "remote-write credentials are down. Its own alerts cannot reach anyone."),
-            labels=(("cluster", name), ("site", site)),
-        )
-        for name, site in clusters
-    ]
+@dataclass(frozen=True)
+class RuleGroupTemplate:
+    """One group of alert_rules.yaml, its texts still holding `${name}` placeholders."""
+
+    name: str
+    each_cluster: bool
+    alerts: tuple[Alert, ...]
+
+
+_RULE_KEYS = {"alert", "expr", "for", "severity", "summary", "description", "labels"}
+_GROUP_KEYS = {"name", "each_cluster", "rules"}
+
+
+def _text(where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{where} must be a non-empty string")
+    return value
+
+
+def _alert_template(group: str, rule: Any) -> Alert:
+    if not isinstance(rule, dict) or not _RULE_KEYS - {"labels"} <= set(rule) <= _RULE_KEYS:
+        raise ValueError(f"every rule of group {group} has exactly the keys "
+                         f"{sorted(_RULE_KEYS)} (labels optional)")
+    where = f"{group}/{rule['alert']}"
+    if rule["severity"] not in ("critical", "warning"):
+        raise ValueError(f"{where}: severity is critical or warning")
+    labels = rule.get("labels", {})
+    return Alert(
+        name=_text(f"{where} alert", rule["alert"]),
+        expr=_text(f"{where} expr", rule["expr"]),
+        for_=_text(f"{where} for", rule["for"]),
+        severity=rule["severity"],
+        summary=_text(f"{where} summary", rule["summary"]),
+        description=_text(f"{where} description", rule["description"]),
+        labels=tuple((_text(f"{where} label", k), _text(f"{where} label {k}", v))
+                     for k, v in labels.items()),
+    )
+
+
+def _group_template(group: Any) -> RuleGroupTemplate:
+    if not isinstance(group, dict) or not {"name", "rules"} <= set(group) <= _GROUP_KEYS:
+        raise ValueError("every group has a name and rules (and may set each_cluster)")
+    name = _text("group name", group["name"])
+    if not isinstance(group["rules"], list) or not group["rules"]:
+        raise ValueError(f"group {name} needs a non-empty list of rules")
+    return RuleGroupTemplate(
+        name=name,
+        each_cluster=group.get("each_cluster", False) is True,
+        alerts=tuple(_alert_template(name, r) for r in group["rules"]),
+    )
+
+
+@functools.cache
+def rule_templates(path: Path = RULES_FILE) -> tuple[RuleGroupTemplate, ...]:
+    """The rule groups of `path` (alert_rules.yaml), read and checked once; ValueError names
+    the file and the first problem."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+        groups = doc.get("groups") if isinstance(doc, dict) else None
+        if not isinstance(groups, list) or not groups:
+            raise ValueError("a non-empty `groups` list is required")
+        return tuple(_group_template(g) for g in groups)
+    except ValueError as err:
+        raise ValueError(f"{path.name}: {err}") from None
+
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+def _fill(alert: Alert, variables: Mapping[str, str]) -> Alert:
+    """`alert` with every `${name}` of its texts replaced from `variables` (one pass: a
+    value is never filled again)."""
+    def fill(text: str) -> str:
+        def value(match: re.Match[str]) -> str:
+            if match[1] not in variables:
+                raise ValueError(f"{RULES_FILE.name}: {alert.name} uses unknown ${{{match[1]}}}")
+            return variables[match[1]]
+        return _PLACEHOLDER.sub(value, text)
+
+    return Alert(name=fill(alert.name), expr=fill(alert.expr), for_=fill(alert.for_),
+                 severity=alert.severity, summary=fill(alert.summary),
+                 description=fill(alert.description),
+                 labels=tuple((k, fill(v)) for k, v in alert.labels))
 
 
 def alert_groups(
@@ -279,15 +261,18 @@ def alert_groups(
     `mirrored_groups` are (cluster name, consumer-group prefixes) MirrorMaker 2 syncs offsets
     of into that (target) cluster.
     """
-    groups = {
-        "hybridml.serving": _serving(serving_namespace),
-        "hybridml.gpu": _gpu(),
-        "hybridml.kafka": _kafka(mirrored_groups),
-        "hybridml.certificates": _certificates(),
-        "hybridml.clusters": _clusters(clusters),
-    }
-    return [{"name": name, "rules": [a.rule(runbook_base_url) for a in alerts]}
-            for name, alerts in groups.items() if alerts]
+    variables = rule_variables(serving_namespace, mirrored_groups)
+    out = []
+    for group in rule_templates():
+        if group.each_cluster:
+            alerts = [_fill(a, {**variables, "cluster": name, "site": site})
+                      for name, site in clusters for a in group.alerts]
+        else:
+            alerts = [_fill(a, variables) for a in group.alerts]
+        if alerts:
+            out.append({"name": group.name,
+                        "rules": [a.rule(runbook_base_url) for a in alerts]})
+    return out
 
 
 def alert_names(groups: list[dict[str, Any]]) -> list[str]:
