@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_azure_native as azure
 import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components import naming
+from components.azure.blob_storage import customer_key_encryption, old_version_lifecycle
 from components.azure.key_vault import (
     CustomerKey,
     CustomerKeyArgs,
@@ -231,19 +230,8 @@ def _storage_account(name: str, args: ArtifactStoreArgs, group: azure.resources.
         public_network_access="Disabled",
         network_rule_set={"bypass": "AzureServices", "default_action": "Deny"},
         identity={"type": "UserAssigned", "user_assigned_identities": [cmk.identity.id]},
-        encryption={
-            "key_source": "Microsoft.Keyvault",
-            "require_infrastructure_encryption": True,
-            "key_vault_properties": {
-                "key_name": cmk.key.name,
-                "key_vault_uri": cmk.vault.properties.vault_uri,
-            },
-            "encryption_identity": {"encryption_user_assigned_identity": cmk.identity.id},
-            "services": {
-                "blob": {"enabled": True, "key_type": "Account"},
-                "file": {"enabled": True, "key_type": "Account"},
-            },
-        },
+        encryption=customer_key_encryption(
+            cmk.key.name, cmk.vault.properties.vault_uri, cmk.identity.id),
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=args.protect, depends_on=[cmk.grant]),
     )
@@ -275,19 +263,6 @@ def _container(name: str, args: ArtifactStoreArgs, group: azure.resources.Resour
         public_access="None",
         opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
     )
-
-
-def old_version_lifecycle(rule_name: str, days: int) -> dict[str, Any]:
-    """A management policy deleting block-blob versions `days` after they were superseded."""
-    return {"rules": [{
-        "name": rule_name,
-        "type": "Lifecycle",
-        "enabled": True,
-        "definition": {
-            "filters": {"blob_types": ["blockBlob"]},
-            "actions": {"version": {"delete": {"days_after_creation_greater_than": days}}},
-        },
-    }]}
 
 
 def _lifecycle(name: str, args: ArtifactStoreArgs, group: azure.resources.ResourceGroup,
