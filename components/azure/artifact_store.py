@@ -1,4 +1,4 @@
-"""Encrypted, versioned, soft-deleting Azure Blob artifact store, reached through a private endpoint."""
+"""Encrypted, versioned, soft-deleting Azure Blob artifact store behind a private endpoint."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ class BlobPrivateDns(pulumi.ComponentResource):
     zone_id: pulumi.Output[str]
     zone_name: str
 
-    def __init__(self, name: str, args: BlobPrivateDnsArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: BlobPrivateDnsArgs,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:BlobPrivateDns", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = azure_tags(args.tags)
@@ -102,7 +103,8 @@ class ArtifactStoreArgs(BaseModel):
     location: str = Field(description="Azure location of every resource of the store.")
     tags: StandardTags = Field(description="Standard tags put on every taggable resource.")
     noncurrent_version_days: int = Field(ge=1, description="Days before old versions are deleted.")
-    soft_delete_days: int = Field(ge=1, le=365, description="Days deleted blobs/containers are kept.")
+    soft_delete_days: int = Field(ge=1, le=365,
+                                  description="Days deleted blobs/containers are kept.")
     access_log_retention_days: int = Field(ge=30, le=730, description="Days diagnostics are kept.")
     key_size: int = Field(description="RSA key size of the customer-managed key.")
     protect: bool = Field(description="Protect stateful resources (account, vault, key).")
@@ -151,7 +153,8 @@ class ArtifactStore(pulumi.ComponentResource):
     #: Id of the blob private endpoint; None without `endpoint_subnet_id`.
     private_endpoint_id: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ArtifactStoreArgs,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:ArtifactStore", name, None, opts)
         tags = azure_tags(args.tags)
         group = _resource_group(name, args, tags, self)
@@ -214,7 +217,8 @@ def _storage_account(name: str, args: ArtifactStoreArgs, group: azure.resources.
                      parent: pulumi.Resource) -> azure.storage.StorageAccount:
     return azure.storage.StorageAccount(
         f"{name}-account",
-        account_name=pulumi.Output.concat(naming.azure_compact(args.prefix, args.store, 18), suffix.result),
+        account_name=pulumi.Output.concat(naming.azure_compact(args.prefix, args.store, 18),
+                                          suffix.result),
         resource_group_name=group.name,
         location=args.location,
         kind="StorageV2",

@@ -27,8 +27,9 @@ from components.azure.roles import (
 )
 
 # The role ids stay importable from here (the disk encryption set's and the cluster's grants).
-__all__ = ["CLUSTER_KEY_SIZE", "CRYPTO_SERVICE_ENCRYPTION_USER", "CRYPTO_USER", "KEY_VAULT_CONTRIBUTOR",
-           "KMS_KEY_OPS", "READER", "ClusterKeys", "create_cluster_keys", "disk_key_names"]
+__all__ = ["CLUSTER_KEY_SIZE", "CRYPTO_SERVICE_ENCRYPTION_USER", "CRYPTO_USER",
+           "KEY_VAULT_CONTRIBUTOR", "KMS_KEY_OPS", "READER", "ClusterKeys", "create_cluster_keys",
+           "disk_key_names"]
 
 #: RSA key size of both cluster keys.
 CLUSTER_KEY_SIZE = 3072

@@ -56,7 +56,8 @@ class PublicAddress(pulumi.ComponentResource):
     address_name: str
     service_annotations: dict[str, pulumi.Input[str]]
 
-    def __init__(self, name: str, args: PublicAddressArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PublicAddressArgs,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:PublicAddress", name, None, opts)
         tags = azure_tags(args.tags)
         self.resource_group_name = f"rg-{args.prefix}-{args.purpose}-{args.location}"
