@@ -1,4 +1,4 @@
-"""Encrypted, versioned, soft-deleting Azure Blob artifact store, reached through a private endpoint."""
+"""Encrypted, versioned, soft-deleting Azure Blob artifact store behind a private endpoint."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components import naming
+from components.azure.blob_storage import customer_key_encryption, old_version_lifecycle
+from components.azure.key_vault import (
+    CustomerKey,
+    CustomerKeyArgs,
+    CustomerKeyNames,
+    create_customer_key,
+    random_suffix,
+)
 from components.azure.network import known_after
 from components.tags import StandardTags, azure_tags
 
-#: Built-in role "Key Vault Crypto Service Encryption User".
-_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 #: The zone Azure resolves `<account>.blob.core.windows.net` through once the account has a blob
 #: private endpoint (the public name becomes a CNAME to `<account>.privatelink.blob...`).
 BLOB_PRIVATE_ZONE = "privatelink.blob.core.windows.net"
@@ -50,7 +56,8 @@ class BlobPrivateDns(pulumi.ComponentResource):
     zone_id: pulumi.Output[str]
     zone_name: str
 
-    def __init__(self, name: str, args: BlobPrivateDnsArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: BlobPrivateDnsArgs,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:BlobPrivateDns", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = azure_tags(args.tags)
@@ -96,7 +103,8 @@ class ArtifactStoreArgs(BaseModel):
     location: str = Field(description="Azure location of every resource of the store.")
     tags: StandardTags = Field(description="Standard tags put on every taggable resource.")
     noncurrent_version_days: int = Field(ge=1, description="Days before old versions are deleted.")
-    soft_delete_days: int = Field(ge=1, le=365, description="Days deleted blobs/containers are kept.")
+    soft_delete_days: int = Field(ge=1, le=365,
+                                  description="Days deleted blobs/containers are kept.")
     access_log_retention_days: int = Field(ge=30, le=730, description="Days diagnostics are kept.")
     key_size: int = Field(description="RSA key size of the customer-managed key.")
     protect: bool = Field(description="Protect stateful resources (account, vault, key).")
@@ -145,178 +153,28 @@ class ArtifactStore(pulumi.ComponentResource):
     #: Id of the blob private endpoint; None without `endpoint_subnet_id`.
     private_endpoint_id: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: ArtifactStoreArgs,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:ArtifactStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = azure_tags(args.tags)
-        loc = args.location
-
-        group = azure.resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=f"rg-{args.prefix}-{args.store}-{loc}",
-            location=loc, tags=tags, opts=child,
-        )
+        group = _resource_group(name, args, tags, self)
         # Storage account and vault names are global; a random suffix keeps them unique.
-        suffix = random.RandomString(
-            f"{name}-suffix", length=6, special=False, upper=False, numeric=True, lower=True,
-            opts=child,
-        )
-        stem = naming.azure_compact(args.prefix, args.store, 16)
-        vault_name = pulumi.Output.concat("kv", stem, suffix.result)
-        identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-cmk-identity", resource_group_name=group.name, location=loc,
-            resource_name_=f"id-{args.prefix}-{args.store}-cmk", tags=tags, opts=child,
-        )
-        vault = azure.keyvault.Vault(
-            f"{name}-vault",
-            vault_name=vault_name,
-            resource_group_name=group.name,
-            location=loc,
-            properties={
-                "tenant_id": args.tenant_id,
-                "sku": {"family": "A", "name": "premium"},
-                "enable_rbac_authorization": True,
-                "enable_soft_delete": True,
-                "soft_delete_retention_in_days": 90,
-                "enable_purge_protection": True,
-                "public_network_access": "Disabled",
-                "network_acls": {"bypass": "AzureServices", "default_action": "Deny"},
-            },
-            tags=tags,
-            opts=keep,
-        )
-        key = azure.keyvault.Key(
-            f"{name}-key",
-            resource_group_name=group.name,
-            vault_name=vault.name,
-            key_name=f"{args.store}-cmk",
-            properties={
-                "kty": "RSA-HSM",
-                "key_size": args.key_size,
-                "key_ops": ["wrapKey", "unwrapKey"],
-                "rotation_policy": {
-                    "attributes": {"expiry_time": "P2Y"},
-                    "lifetime_actions": [
-                        {"action": {"type": "rotate"}, "trigger": {"time_after_create": "P1Y"}},
-                        {"action": {"type": "notify"}, "trigger": {"time_before_expiry": "P30D"}},
-                    ],
-                },
-            },
-            tags=tags,
-            opts=keep,
-        )
-        grant = azure.authorization.RoleAssignment(
-            f"{name}-cmk-grant",
-            principal_id=identity.principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=(
-                f"/subscriptions/{args.subscription_id}/providers/Microsoft.Authorization"
-                f"/roleDefinitions/{_CRYPTO_SERVICE_ENCRYPTION_USER}"
-            ),
-            scope=vault.id,
-            opts=child,
-        )
-
-        account = azure.storage.StorageAccount(
-            f"{name}-account",
-            account_name=pulumi.Output.concat(naming.azure_compact(args.prefix, args.store, 18), suffix.result),
-            resource_group_name=group.name,
-            location=loc,
-            kind="StorageV2",
-            # Zone-redundant, not geo-redundant: the data never leaves this location.
-            sku={"name": "Standard_ZRS"},
-            access_tier="Hot",
-            enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            allow_cross_tenant_replication=False,
-            default_to_o_auth_authentication=True,
-            public_network_access="Disabled",
-            network_rule_set={"bypass": "AzureServices", "default_action": "Deny"},
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-            encryption={
-                "key_source": "Microsoft.Keyvault",
-                "require_infrastructure_encryption": True,
-                "key_vault_properties": {
-                    "key_name": key.name,
-                    "key_vault_uri": vault.properties.vault_uri,
-                },
-                "encryption_identity": {"encryption_user_assigned_identity": identity.id},
-                "services": {
-                    "blob": {"enabled": True, "key_type": "Account"},
-                    "file": {"enabled": True, "key_type": "Account"},
-                },
-            },
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[grant]),
-        )
+        suffix = random_suffix(f"{name}-suffix", self)
+        cmk = create_customer_key(_customer_key_args(name, args, group, suffix, tags), self)
+        account = _storage_account(name, args, group, suffix, cmk, tags, self)
         self.private_endpoint_id = None
         if args.endpoint_subnet_id is not None:
-            self.private_endpoint_id = self._blob_endpoint(name, args, group, account, tags)
-        azure.storage.BlobServiceProperties(
-            f"{name}-blob-service",
-            account_name=account.name,
-            resource_group_name=group.name,
-            blob_services_name="default",
-            is_versioning_enabled=True,
-            delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
-            container_delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
-            change_feed={"enabled": True, "retention_in_days": args.soft_delete_days},
-            opts=child,
-        )
-        container = azure.storage.BlobContainer(
-            f"{name}-container",
-            account_name=account.name,
-            resource_group_name=group.name,
-            container_name=args.store,
-            public_access="None",
-            opts=keep,
-        )
-        azure.storage.ManagementPolicy(
-            f"{name}-lifecycle",
-            account_name=account.name,
-            resource_group_name=group.name,
-            management_policy_name="default",
-            policy={"rules": [{
-                "name": "delete-old-versions",
-                "type": "Lifecycle",
-                "enabled": True,
-                "definition": {
-                    "filters": {"blob_types": ["blockBlob"]},
-                    "actions": {"version": {"delete": {
-                        "days_after_creation_greater_than": args.noncurrent_version_days,
-                    }}},
-                },
-            }]},
-            opts=child,
-        )
-        workspace = azure.operationalinsights.Workspace(
-            f"{name}-logs",
-            resource_group_name=group.name,
-            location=loc,
-            sku={"name": "PerGB2018"},
-            retention_in_days=args.access_log_retention_days,
-            tags=tags,
-            opts=child,
-        )
-        azure.monitor.DiagnosticSetting(
-            f"{name}-blob-diagnostics",
-            name="blob-access-logs",
-            resource_uri=pulumi.Output.concat(account.id, "/blobServices/default"),
-            workspace_id=workspace.id,
-            logs=[
-                {"category": category, "enabled": True}
-                for category in ("StorageRead", "StorageWrite", "StorageDelete")
-            ],
-            opts=child,
-        )
+            self.private_endpoint_id = _blob_endpoint(name, args, group, account, tags, self)
+        _blob_service(name, args, group, account, self)
+        container = _container(name, args, group, account, self)
+        _lifecycle(name, args, group, account, self)
+        _access_logs(name, args, group, account, tags, self)
 
         self.account_name = account.name
         # Resource id of the storage account: the scope prefix of role grants on the container.
         self.account_id = account.id
         self.container_name = container.name
-        self.key_vault_uri = vault.properties.vault_uri
+        self.key_vault_uri = cmk.vault.properties.vault_uri
         self.register_outputs({
             "account_name": self.account_name,
             "account_id": self.account_id,
@@ -325,41 +183,166 @@ class ArtifactStore(pulumi.ComponentResource):
             "private_endpoint_id": self.private_endpoint_id,
         })
 
-    def _blob_endpoint(self, name: str, args: ArtifactStoreArgs,
-                       group: azure.resources.ResourceGroup,
-                       account: azure.storage.StorageAccount,
-                       tags: dict[str, str]) -> pulumi.Output[str]:
-        """A private endpoint for the account's blob service, registered in the VNet's zone."""
-        child = pulumi.ResourceOptions(parent=self)
-        # The store's resource group is per location, so the name need not repeat it.
-        endpoint_name = f"pe-{args.prefix}-{args.store}-blob"
-        endpoint = azure.network.PrivateEndpoint(
-            f"{name}-blob-endpoint",
-            private_endpoint_name=endpoint_name,
-            resource_group_name=group.name,
-            location=args.location,
-            subnet={"id": args.endpoint_subnet_id},
-            # Same subscription and tenant: the connection is approved on creation.
-            private_link_service_connections=[{
-                "name": endpoint_name,
-                "private_link_service_id": account.id,
-                "group_ids": [BLOB_GROUP_ID],
-            }],
-            # A readable NIC name instead of Azure's `<endpoint>.nic.<guid>`.
-            custom_network_interface_name=f"{endpoint_name}-nic",
-            tags=tags,
-            opts=child,
-        )
-        azure.network.PrivateDnsZoneGroup(
-            f"{name}-blob-endpoint-dns",
-            private_endpoint_name=known_after(endpoint, endpoint_name),
-            resource_group_name=group.name,
-            private_dns_zone_group_name="default",
-            # Azure writes (and on deletion removes) the endpoint's A record in this zone.
-            private_dns_zone_configs=[{
-                "name": BLOB_PRIVATE_ZONE.replace(".", "-"),
-                "private_dns_zone_id": args.blob_dns_zone_id,
-            }],
-            opts=child,
-        )
-        return endpoint.id
+
+def _resource_group(name: str, args: ArtifactStoreArgs, tags: dict[str, str],
+                    parent: pulumi.Resource) -> azure.resources.ResourceGroup:
+    return azure.resources.ResourceGroup(
+        f"{name}-rg", resource_group_name=f"rg-{args.prefix}-{args.store}-{args.location}",
+        location=args.location, tags=tags, opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _customer_key_args(name: str, args: ArtifactStoreArgs,
+                       group: azure.resources.ResourceGroup, suffix: random.RandomString,
+                       tags: dict[str, str]) -> CustomerKeyArgs:
+    stem = naming.azure_compact(args.prefix, args.store, 16)
+    return CustomerKeyArgs(
+        names=CustomerKeyNames.for_cmk(name),
+        identity_name=f"id-{args.prefix}-{args.store}-cmk",
+        vault_name=pulumi.Output.concat("kv", stem, suffix.result),
+        key_name=f"{args.store}-cmk",
+        key_size=args.key_size,
+        subscription_id=args.subscription_id,
+        tenant_id=args.tenant_id,
+        location=args.location,
+        resource_group_name=group.name,
+        tags=tags,
+        protect=args.protect,
+        grant_scope="vault",
+    )
+
+
+def _storage_account(name: str, args: ArtifactStoreArgs, group: azure.resources.ResourceGroup,
+                     suffix: random.RandomString, cmk: CustomerKey, tags: dict[str, str],
+                     parent: pulumi.Resource) -> azure.storage.StorageAccount:
+    return azure.storage.StorageAccount(
+        f"{name}-account",
+        account_name=pulumi.Output.concat(naming.azure_compact(args.prefix, args.store, 18),
+                                          suffix.result),
+        resource_group_name=group.name,
+        location=args.location,
+        kind="StorageV2",
+        # Zone-redundant, not geo-redundant: the data never leaves this location.
+        sku={"name": "Standard_ZRS"},
+        access_tier="Hot",
+        enable_https_traffic_only=True,
+        minimum_tls_version="TLS1_2",
+        allow_blob_public_access=False,
+        allow_shared_key_access=False,
+        allow_cross_tenant_replication=False,
+        default_to_o_auth_authentication=True,
+        public_network_access="Disabled",
+        network_rule_set={"bypass": "AzureServices", "default_action": "Deny"},
+        identity={"type": "UserAssigned", "user_assigned_identities": [cmk.identity.id]},
+        encryption=customer_key_encryption(
+            cmk.key.name, cmk.vault.properties.vault_uri, cmk.identity.id),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect, depends_on=[cmk.grant]),
+    )
+
+
+def _blob_service(name: str, args: ArtifactStoreArgs, group: azure.resources.ResourceGroup,
+                  account: azure.storage.StorageAccount, parent: pulumi.Resource) -> None:
+    azure.storage.BlobServiceProperties(
+        f"{name}-blob-service",
+        account_name=account.name,
+        resource_group_name=group.name,
+        blob_services_name="default",
+        is_versioning_enabled=True,
+        delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
+        container_delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
+        change_feed={"enabled": True, "retention_in_days": args.soft_delete_days},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _container(name: str, args: ArtifactStoreArgs, group: azure.resources.ResourceGroup,
+               account: azure.storage.StorageAccount,
+               parent: pulumi.Resource) -> azure.storage.BlobContainer:
+    return azure.storage.BlobContainer(
+        f"{name}-container",
+        account_name=account.name,
+        resource_group_name=group.name,
+        container_name=args.store,
+        public_access="None",
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
+    )
+
+
+def _lifecycle(name: str, args: ArtifactStoreArgs, group: azure.resources.ResourceGroup,
+               account: azure.storage.StorageAccount, parent: pulumi.Resource) -> None:
+    azure.storage.ManagementPolicy(
+        f"{name}-lifecycle",
+        account_name=account.name,
+        resource_group_name=group.name,
+        management_policy_name="default",
+        policy=old_version_lifecycle("delete-old-versions", args.noncurrent_version_days),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+#: Blob diagnostics categories sent to Log Analytics: every read, write and delete.
+BLOB_ACCESS_LOG_CATEGORIES = ("StorageRead", "StorageWrite", "StorageDelete")
+
+
+def _access_logs(name: str, args: ArtifactStoreArgs, group: azure.resources.ResourceGroup,
+                 account: azure.storage.StorageAccount, tags: dict[str, str],
+                 parent: pulumi.Resource) -> None:
+    """A Log Analytics workspace and the blob service's access diagnostics into it."""
+    child = pulumi.ResourceOptions(parent=parent)
+    workspace = azure.operationalinsights.Workspace(
+        f"{name}-logs",
+        resource_group_name=group.name,
+        location=args.location,
+        sku={"name": "PerGB2018"},
+        retention_in_days=args.access_log_retention_days,
+        tags=tags,
+        opts=child,
+    )
+    azure.monitor.DiagnosticSetting(
+        f"{name}-blob-diagnostics",
+        name="blob-access-logs",
+        resource_uri=pulumi.Output.concat(account.id, "/blobServices/default"),
+        workspace_id=workspace.id,
+        logs=[{"category": category, "enabled": True} for category in BLOB_ACCESS_LOG_CATEGORIES],
+        opts=child,
+    )
+
+
+def _blob_endpoint(name: str, args: ArtifactStoreArgs, group: azure.resources.ResourceGroup,
+                   account: azure.storage.StorageAccount, tags: dict[str, str],
+                   parent: pulumi.Resource) -> pulumi.Output[str]:
+    """A private endpoint for the account's blob service, registered in the VNet's zone."""
+    child = pulumi.ResourceOptions(parent=parent)
+    # The store's resource group is per location, so the name need not repeat it.
+    endpoint_name = f"pe-{args.prefix}-{args.store}-blob"
+    endpoint = azure.network.PrivateEndpoint(
+        f"{name}-blob-endpoint",
+        private_endpoint_name=endpoint_name,
+        resource_group_name=group.name,
+        location=args.location,
+        subnet={"id": args.endpoint_subnet_id},
+        # Same subscription and tenant: the connection is approved on creation.
+        private_link_service_connections=[{
+            "name": endpoint_name,
+            "private_link_service_id": account.id,
+            "group_ids": [BLOB_GROUP_ID],
+        }],
+        # A readable NIC name instead of Azure's `<endpoint>.nic.<guid>`.
+        custom_network_interface_name=f"{endpoint_name}-nic",
+        tags=tags,
+        opts=child,
+    )
+    azure.network.PrivateDnsZoneGroup(
+        f"{name}-blob-endpoint-dns",
+        private_endpoint_name=known_after(endpoint, endpoint_name),
+        resource_group_name=group.name,
+        private_dns_zone_group_name="default",
+        # Azure writes (and on deletion removes) the endpoint's A record in this zone.
+        private_dns_zone_configs=[{
+            "name": BLOB_PRIVATE_ZONE.replace(".", "-"),
+            "private_dns_zone_id": args.blob_dns_zone_id,
+        }],
+        opts=child,
+    )
+    return endpoint.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure
@@ -11,16 +12,18 @@ import pulumi_kubernetes as k8s
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from components.azure.cluster_keys import create_cluster_keys
+from components.azure.cluster_keys import ClusterKeys, create_cluster_keys
 from components.azure.gpu_pool import AZ_ZONES, GpuNodePool, GpuNodePoolArgs
-from components.azure.log_account import _grant
 from components.azure.network import known_after
+from components.azure.roles import NETWORK_CONTRIBUTOR, grant_role
 from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, SystemPoolSpec
 from components.kubernetes.gpu_pool import GpuPoolSpec, pool_problems
 from components.tags import StandardTags, azure_tags
 
-#: Built-in role "Network Contributor" (join the subnets, manage the load balancer rules).
-NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+# NETWORK_CONTRIBUTOR stays importable from here (the cluster identity's subnet grants).
+__all__ = ["KUBELOGIN_MODE", "NETWORK_CONTRIBUTOR", "KubernetesCluster", "KubernetesClusterArgs",
+           "api_server_profile", "exec_with_cli_login", "network_profile", "security_profile",
+           "storage_class", "system_pool_profile"]
 
 
 class KubernetesClusterArgs(BaseModel):
@@ -116,7 +119,8 @@ def exec_with_cli_login(kubeconfig: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-def _kubeconfig(creds: azure.containerservice.ListManagedClusterUserCredentialsResult) -> str:
+def _decoded_kubeconfig(creds: azure.containerservice.ListManagedClusterUserCredentialsResult
+                        ) -> str:
     return exec_with_cli_login(base64.b64decode(creds.kubeconfigs[0].value).decode())
 
 
@@ -155,115 +159,22 @@ class KubernetesCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesClusterArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:KubernetesCluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = azure_tags(args.tags)
-        group, loc = args.resource_group_name, args.location
-        identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-identity", resource_group_name=group, location=loc,
-            resource_name_=f"id-{args.cluster_name}", tags=tags, opts=child,
-        )
+        identity = _cluster_identity(name, args, tags, self)
         keys = create_cluster_keys(
             name, parent=self, prefix=args.prefix, cluster_name=args.cluster_name,
-            subscription_id=args.subscription_id, tenant_id=args.tenant_id, location=loc,
-            resource_group_name=group, cluster_identity=identity, tags=tags, protect=args.protect,
+            subscription_id=args.subscription_id, tenant_id=args.tenant_id,
+            location=args.location, resource_group_name=args.resource_group_name,
+            cluster_identity=identity, tags=tags, protect=args.protect,
         )
-        # Custom VNet: the cluster identity joins both subnets and manages LB/NSG bits there.
-        network_grants = [
-            _grant(f"{name}-{role}-subnet-grant", identity, args.subscription_id,
-                   NETWORK_CONTRIBUTOR, subnet, self)
-            for role, subnet in (("nodes", args.node_subnet_id),
-                                 ("apiserver", args.api_server_subnet_id))
-        ]
-        cluster = azure.containerservice.ManagedCluster(
-            f"{name}-cluster",
-            resource_name_=args.cluster_name,
-            resource_group_name=group,
-            location=loc,
-            dns_prefix=args.cluster_name,
-            node_resource_group=f"rg-{args.cluster_name}-nodes",
-            kubernetes_version=args.kubernetes_version,
-            sku={"name": "Base", "tier": "Standard"},
-            identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
-            agent_pool_profiles=[self._system_pool(args, tags)],
-            disk_encryption_set_id=keys.disk_encryption_set.id,
-            api_server_access_profile=self._api_server(args),
-            aad_profile={
-                "managed": True,
-                "enable_azure_rbac": True,
-                "admin_group_object_ids": list(args.admin_group_object_ids),
-                "tenant_id": args.tenant_id,
-            },
-            enable_rbac=True,
-            disable_local_accounts=True,
-            oidc_issuer_profile={"enabled": True},
-            security_profile={
-                "workload_identity": {"enabled": True},
-                "image_cleaner": {"enabled": True, "interval_hours": 168},
-                # "Public" would need a vault open to all networks; a firewalled vault is only
-                # reachable by KMS as "Private", over API Server VNet Integration.
-                "azure_key_vault_kms": {
-                    "enabled": True,
-                    "key_id": keys.kms_key.key_uri_with_version,
-                    "key_vault_network_access": "Private",
-                    "key_vault_resource_id": keys.vault.id,
-                },
-            },
-            network_profile={
-                "network_plugin": "azure",
-                "network_plugin_mode": "overlay",
-                "network_dataplane": "cilium",
-                "network_policy": "cilium",
-                "pod_cidr": args.pod_cidr,
-                "service_cidr": args.service_cidr,
-                "dns_service_ip": args.dns_service_ip,
-                "outbound_type": "loadBalancer",
-                "load_balancer_sku": "standard",
-            },
-            auto_upgrade_profile={"upgrade_channel": "patch",
-                                  "node_os_upgrade_channel": "NodeImage"},
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*keys.grants, *network_grants]),
-        )
-
-        # The cluster's name known at preview (plans show it), still waiting for the cluster.
-        cluster_ref = known_after(cluster, args.cluster_name)
-        self.gpu_pools = {
-            pool.name: GpuNodePool(
-                f"{name}-gpu-{pool.name}",
-                GpuNodePoolArgs(pool=pool, resource_group_name=group, cluster_name=cluster_ref,
-                                vnet_subnet_id=args.node_subnet_id,
-                                kubernetes_version=args.kubernetes_version, tags=args.tags),
-                opts=child,
-            )
-            for pool in args.gpu_pools
-        }
-        # Output form: unknown (and not called) while the cluster is still to be created.
-        creds = azure.containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=group, resource_name=cluster.name, format="exec",
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
+        network_grants = _network_grants(name, args, identity, self)
+        cluster = _managed_cluster(name, args, identity, keys, network_grants, tags, self)
+        self.gpu_pools = _gpu_pools(name, args, cluster, self)
         self.cluster_name = cluster.name
-        self.kubeconfig = pulumi.Output.secret(creds.apply(_kubeconfig))
-        self.provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            cluster_identifier=args.cluster_name,
-            enable_server_side_apply=True,
-            # Explicit: the credentials invoke carries no dependency, and a destroy must remove
-            # what this provider created before the cluster goes.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster]),
-        )
+        self.kubeconfig = _kubeconfig(args, cluster, self)
+        self.provider = _provider(name, args, self.kubeconfig, cluster, self)
         self.disk_encryption_set_id = keys.disk_encryption_set.id
-        self.storage_class = StorageClassSpec(
-            provisioner="disk.csi.azure.com",
-            parameters={
-                # Zone-redundant: a pod rescheduled into another zone still attaches its disk.
-                "skuName": "Premium_ZRS",
-                "diskEncryptionSetID": self.disk_encryption_set_id,
-                # No SAS export URLs for the disks.
-                "networkAccessPolicy": "DenyAll",
-            },
-        )
+        self.storage_class = storage_class(self.disk_encryption_set_id)
         self.oidc_issuer_url = cluster.oidc_issuer_profile.apply(
             lambda p: p.issuer_url if p else None)
         self.kubelet_identity_object_id = cluster.identity_profile.apply(
@@ -280,37 +191,185 @@ class KubernetesCluster(pulumi.ComponentResource):
             "gpu_pools": {n: p.agent_pool_name for n, p in self.gpu_pools.items()},
         })
 
-    @staticmethod
-    def _system_pool(args: KubernetesClusterArgs, tags: dict[str, str]) -> dict:
-        pool = args.system_pool
-        # No CriticalAddonsOnly taint: the platform add-ons run here too.
-        return {
-            "name": "system",
-            "mode": "System",
-            "type": "VirtualMachineScaleSets",
-            "vm_size": pool.machine_type,
-            "os_type": "Linux",
-            "os_sku": "Ubuntu",
-            "orchestrator_version": args.kubernetes_version,
-            "enable_auto_scaling": True,
-            "count": pool.min_size,
-            "min_count": pool.min_size,
-            "max_count": pool.max_size,
-            "vnet_subnet_id": args.node_subnet_id,
-            "availability_zones": list(AZ_ZONES),
-            "enable_encryption_at_host": True,
-            "os_disk_type": "Managed",
-            "os_disk_size_gb": pool.disk_size_gb,
-            "tags": tags,
-        }
 
-    @staticmethod
-    def _api_server(args: KubernetesClusterArgs) -> dict:
-        profile: dict = {"enable_vnet_integration": True, "subnet_id": args.api_server_subnet_id}
-        if args.api_access.mode == "private":
-            # The public FQDN resolves to the private API address: on-prem (where `pulumi up`
-            # runs, over the VPN) resolves it without forwarding to the cluster's private DNS zone.
-            return {**profile, "enable_private_cluster": True,
-                    "enable_private_cluster_public_fqdn": True}
-        return {**profile, "enable_private_cluster": False,
-                "authorized_ip_ranges": list(args.api_access.public_cidrs)}
+def _cluster_identity(name: str, args: KubernetesClusterArgs, tags: dict[str, str],
+                      parent: pulumi.Resource) -> azure.managedidentity.UserAssignedIdentity:
+    """The control plane's user-assigned identity."""
+    return azure.managedidentity.UserAssignedIdentity(
+        f"{name}-identity", resource_group_name=args.resource_group_name,
+        location=args.location, resource_name_=f"id-{args.cluster_name}", tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _network_grants(name: str, args: KubernetesClusterArgs,
+                    identity: azure.managedidentity.UserAssignedIdentity,
+                    parent: pulumi.Resource) -> list[azure.authorization.RoleAssignment]:
+    """Custom VNet: the cluster identity joins both subnets and manages LB/NSG bits there."""
+    return [
+        grant_role(f"{name}-{role}-subnet-grant", identity.principal_id, args.subscription_id,
+                   NETWORK_CONTRIBUTOR, subnet, pulumi.ResourceOptions(parent=parent))
+        for role, subnet in (("nodes", args.node_subnet_id),
+                             ("apiserver", args.api_server_subnet_id))
+    ]
+
+
+def _managed_cluster(name: str, args: KubernetesClusterArgs,
+                     identity: azure.managedidentity.UserAssignedIdentity, keys: ClusterKeys,
+                     network_grants: list[azure.authorization.RoleAssignment],
+                     tags: dict[str, str],
+                     parent: pulumi.Resource) -> azure.containerservice.ManagedCluster:
+    return azure.containerservice.ManagedCluster(
+        f"{name}-cluster",
+        resource_name_=args.cluster_name,
+        resource_group_name=args.resource_group_name,
+        location=args.location,
+        dns_prefix=args.cluster_name,
+        node_resource_group=f"rg-{args.cluster_name}-nodes",
+        kubernetes_version=args.kubernetes_version,
+        sku={"name": "Base", "tier": "Standard"},
+        identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
+        agent_pool_profiles=[system_pool_profile(args, tags)],
+        disk_encryption_set_id=keys.disk_encryption_set.id,
+        api_server_access_profile=api_server_profile(args),
+        aad_profile={
+            "managed": True,
+            "enable_azure_rbac": True,
+            "admin_group_object_ids": list(args.admin_group_object_ids),
+            "tenant_id": args.tenant_id,
+        },
+        enable_rbac=True,
+        disable_local_accounts=True,
+        oidc_issuer_profile={"enabled": True},
+        security_profile=security_profile(keys.kms_key.key_uri_with_version, keys.vault.id),
+        network_profile=network_profile(args),
+        auto_upgrade_profile={"upgrade_channel": "patch",
+                              "node_os_upgrade_channel": "NodeImage"},
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[*keys.grants, *network_grants]),
+    )
+
+
+def _gpu_pools(name: str, args: KubernetesClusterArgs,
+               cluster: azure.containerservice.ManagedCluster,
+               parent: pulumi.Resource) -> dict[str, GpuNodePool]:
+    # The cluster's name known at preview (plans show it), still waiting for the cluster.
+    cluster_ref = known_after(cluster, args.cluster_name)
+    return {
+        pool.name: GpuNodePool(
+            f"{name}-gpu-{pool.name}",
+            GpuNodePoolArgs(pool=pool, resource_group_name=args.resource_group_name,
+                            cluster_name=cluster_ref, vnet_subnet_id=args.node_subnet_id,
+                            kubernetes_version=args.kubernetes_version, tags=args.tags),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for pool in args.gpu_pools
+    }
+
+
+def _kubeconfig(args: KubernetesClusterArgs, cluster: azure.containerservice.ManagedCluster,
+                parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The user kubeconfig (exec, Azure CLI login), a secret."""
+    # Output form: unknown (and not called) while the cluster is still to be created.
+    creds = azure.containerservice.list_managed_cluster_user_credentials_output(
+        resource_group_name=args.resource_group_name, resource_name=cluster.name,
+        format="exec", opts=pulumi.InvokeOutputOptions(parent=parent),
+    )
+    return pulumi.Output.secret(creds.apply(_decoded_kubeconfig))
+
+
+def _provider(name: str, args: KubernetesClusterArgs, kubeconfig: pulumi.Output[str],
+              cluster: azure.containerservice.ManagedCluster,
+              parent: pulumi.Resource) -> k8s.Provider:
+    return k8s.Provider(
+        f"{name}-k8s",
+        kubeconfig=kubeconfig,
+        cluster_identifier=args.cluster_name,
+        enable_server_side_apply=True,
+        # Explicit: the credentials invoke carries no dependency, and a destroy must remove
+        # what this provider created before the cluster goes.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[cluster]),
+    )
+
+
+def storage_class(disk_encryption_set_id: pulumi.Input[str]) -> StorageClassSpec:
+    """Azure Disk CSI: zone-redundant Premium SSDs encrypted with the cluster's key."""
+    return StorageClassSpec(
+        provisioner="disk.csi.azure.com",
+        parameters={
+            # Zone-redundant: a pod rescheduled into another zone still attaches its disk.
+            "skuName": "Premium_ZRS",
+            "diskEncryptionSetID": disk_encryption_set_id,
+            # No SAS export URLs for the disks.
+            "networkAccessPolicy": "DenyAll",
+        },
+    )
+
+
+def security_profile(kms_key_id: pulumi.Input[str],
+                     vault_id: pulumi.Input[str]) -> dict[str, Any]:
+    """Workload identity, weekly image cleaning and KMS (etcd encryption) with a private vault."""
+    return {
+        "workload_identity": {"enabled": True},
+        "image_cleaner": {"enabled": True, "interval_hours": 168},
+        # "Public" would need a vault open to all networks; a firewalled vault is only
+        # reachable by KMS as "Private", over API Server VNet Integration.
+        "azure_key_vault_kms": {
+            "enabled": True,
+            "key_id": kms_key_id,
+            "key_vault_network_access": "Private",
+            "key_vault_resource_id": vault_id,
+        },
+    }
+
+
+def network_profile(args: KubernetesClusterArgs) -> dict[str, Any]:
+    """Azure CNI overlay with the Cilium dataplane and network policy, Standard load balancer."""
+    return {
+        "network_plugin": "azure",
+        "network_plugin_mode": "overlay",
+        "network_dataplane": "cilium",
+        "network_policy": "cilium",
+        "pod_cidr": args.pod_cidr,
+        "service_cidr": args.service_cidr,
+        "dns_service_ip": args.dns_service_ip,
+        "outbound_type": "loadBalancer",
+        "load_balancer_sku": "standard",
+    }
+
+
+def system_pool_profile(args: KubernetesClusterArgs, tags: dict[str, str]) -> dict[str, Any]:
+    """The System agent pool, untainted (the platform add-ons run there too)."""
+    pool = args.system_pool
+    # No CriticalAddonsOnly taint: the platform add-ons run here too.
+    return {
+        "name": "system",
+        "mode": "System",
+        "type": "VirtualMachineScaleSets",
+        "vm_size": pool.machine_type,
+        "os_type": "Linux",
+        "os_sku": "Ubuntu",
+        "orchestrator_version": args.kubernetes_version,
+        "enable_auto_scaling": True,
+        "count": pool.min_size,
+        "min_count": pool.min_size,
+        "max_count": pool.max_size,
+        "vnet_subnet_id": args.node_subnet_id,
+        "availability_zones": list(AZ_ZONES),
+        "enable_encryption_at_host": True,
+        "os_disk_type": "Managed",
+        "os_disk_size_gb": pool.disk_size_gb,
+        "tags": tags,
+    }
+
+
+def api_server_profile(args: KubernetesClusterArgs) -> dict[str, Any]:
+    """VNet-integrated API server, private (public FQDN kept) or public to `public_cidrs`."""
+    profile: dict = {"enable_vnet_integration": True, "subnet_id": args.api_server_subnet_id}
+    if args.api_access.mode == "private":
+        # The public FQDN resolves to the private API address: on-prem (where `pulumi up`
+        # runs, over the VPN) resolves it without forwarding to the cluster's private DNS zone.
+        return {**profile, "enable_private_cluster": True,
+                "enable_private_cluster_public_fqdn": True}
+    return {**profile, "enable_private_cluster": False,
+            "authorized_ip_ranges": list(args.api_access.public_cidrs)}

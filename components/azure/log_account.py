@@ -8,27 +8,16 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field
 
 from components import naming
+from components.azure.blob_storage import customer_key_encryption, old_version_lifecycle
+from components.azure.key_vault import (
+    CustomerKey,
+    CustomerKeyArgs,
+    CustomerKeyNames,
+    create_customer_key,
+    random_suffix,
+)
+from components.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR, grant_role
 from components.tags import StandardTags, azure_tags
-
-#: Built-in role "Key Vault Crypto Service Encryption User".
-_CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
-#: Built-in role "Storage Blob Data Contributor".
-_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
-
-
-def _grant(name: str, identity: azure.managedidentity.UserAssignedIdentity, subscription_id: str,
-           role: str, scope: pulumi.Input[str], parent: pulumi.Resource
-           ) -> azure.authorization.RoleAssignment:
-    """Give a managed identity one built-in role on `scope`."""
-    return azure.authorization.RoleAssignment(
-        name,
-        principal_id=identity.principal_id,
-        principal_type="ServicePrincipal",
-        role_definition_id=(f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization"
-                            f"/roleDefinitions/{role}"),
-        scope=scope,
-        opts=pulumi.ResourceOptions(parent=parent),
-    )
 
 
 class LogAccountArgs(BaseModel):
@@ -70,130 +59,16 @@ class LogAccount(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LogAccountArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:LogAccount", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = azure_tags(args.tags)
-        loc, group = args.location, args.resource_group_name
         # Account and vault names are global; a random suffix keeps them unique.
-        suffix = random.RandomString(
-            f"{name}-suffix", length=6, special=False, upper=False, numeric=True, lower=True,
-            opts=child,
-        )
-        cmk_identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-cmk-identity", resource_group_name=group, location=loc,
-            resource_name_=f"id-{args.prefix}-{args.purpose}-cmk-{loc}", tags=tags, opts=child,
-        )
-        writer = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-writer", resource_group_name=group, location=loc,
-            resource_name_=f"id-{args.prefix}-{args.purpose}-writer-{loc}", tags=tags, opts=child,
-        )
-        vault = azure.keyvault.Vault(
-            f"{name}-vault",
-            vault_name=pulumi.Output.concat(
-                "kv", naming.azure_compact(args.prefix, args.purpose, 16), suffix.result),
-            resource_group_name=group,
-            location=loc,
-            properties={
-                "tenant_id": args.tenant_id,
-                "sku": {"family": "A", "name": "premium"},
-                "enable_rbac_authorization": True,
-                "enable_soft_delete": True,
-                "soft_delete_retention_in_days": 90,
-                "enable_purge_protection": True,
-                "public_network_access": "Disabled",
-                "network_acls": {"bypass": "AzureServices", "default_action": "Deny"},
-            },
-            tags=tags,
-            opts=keep,
-        )
-        key = azure.keyvault.Key(
-            f"{name}-key",
-            resource_group_name=group,
-            vault_name=vault.name,
-            key_name=f"{args.purpose}-cmk",
-            properties={
-                "kty": "RSA-HSM",
-                "key_size": args.key_size,
-                "key_ops": ["wrapKey", "unwrapKey"],
-                "rotation_policy": {
-                    "attributes": {"expiry_time": "P2Y"},
-                    "lifetime_actions": [
-                        {"action": {"type": "rotate"}, "trigger": {"time_after_create": "P1Y"}},
-                        {"action": {"type": "notify"}, "trigger": {"time_before_expiry": "P30D"}},
-                    ],
-                },
-            },
-            tags=tags,
-            opts=keep,
-        )
-        cmk_grant = _grant(f"{name}-cmk-grant", cmk_identity, args.subscription_id,
-                           _CRYPTO_SERVICE_ENCRYPTION_USER, vault.id, self)
-        account = azure.storage.StorageAccount(
-            f"{name}-account",
-            account_name=pulumi.Output.concat(
-                naming.azure_compact(args.prefix, args.purpose, 18), suffix.result),
-            resource_group_name=group,
-            location=loc,
-            kind="StorageV2",
-            # Zone-redundant, not geo-redundant: the logs never leave this location.
-            sku={"name": "Standard_ZRS"},
-            access_tier="Hot",
-            enable_https_traffic_only=True,
-            minimum_tls_version="TLS1_2",
-            allow_blob_public_access=False,
-            allow_shared_key_access=False,
-            allow_cross_tenant_replication=False,
-            default_to_o_auth_authentication=True,
-            # "Enabled" behind a deny-all firewall, not "Disabled": trusted-service exceptions
-            # (Network Watcher writing flow logs) apply only to an endpoint limited by rules.
-            public_network_access="Enabled",
-            network_rule_set={"bypass": "AzureServices", "default_action": "Deny"},
-            identity={"type": "UserAssigned", "user_assigned_identities": [cmk_identity.id]},
-            encryption={
-                "key_source": "Microsoft.Keyvault",
-                "require_infrastructure_encryption": True,
-                "key_vault_properties": {
-                    "key_name": key.name, "key_vault_uri": vault.properties.vault_uri,
-                },
-                "encryption_identity": {"encryption_user_assigned_identity": cmk_identity.id},
-                "services": {
-                    "blob": {"enabled": True, "key_type": "Account"},
-                    "file": {"enabled": True, "key_type": "Account"},
-                },
-            },
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[cmk_grant]),
-        )
-        azure.storage.BlobServiceProperties(
-            f"{name}-blob-service",
-            account_name=account.name,
-            resource_group_name=group,
-            blob_services_name="default",
-            is_versioning_enabled=True,
-            delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
-            container_delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
-            opts=child,
-        )
-        azure.storage.ManagementPolicy(
-            f"{name}-lifecycle",
-            account_name=account.name,
-            resource_group_name=group,
-            management_policy_name="default",
-            policy={"rules": [{
-                "name": "expire-old-versions",
-                "type": "Lifecycle",
-                "enabled": True,
-                "definition": {
-                    "filters": {"blob_types": ["blockBlob"]},
-                    "actions": {"version": {"delete": {
-                        "days_after_creation_greater_than": args.soft_delete_days,
-                    }}},
-                },
-            }]},
-            opts=child,
-        )
-        _grant(f"{name}-writer-grant", writer, args.subscription_id, _BLOB_DATA_CONTRIBUTOR,
-               account.id, self)
+        suffix = random_suffix(f"{name}-suffix", self)
+        cmk = create_customer_key(_customer_key_args(name, args, suffix, tags), self)
+        writer = _writer_identity(name, args, tags, self)
+        account = _storage_account(name, args, suffix, cmk, tags, self)
+        _blob_service(name, args, account, self)
+        _lifecycle(name, args, account, self)
+        grant_role(f"{name}-writer-grant", writer.principal_id, args.subscription_id,
+                   STORAGE_BLOB_DATA_CONTRIBUTOR, account.id, pulumi.ResourceOptions(parent=self))
 
         self.account_id = account.id
         self.account_name = account.name
@@ -203,3 +78,89 @@ class LogAccount(pulumi.ComponentResource):
             "account_name": self.account_name,
             "writer_identity_id": self.writer_identity_id,
         })
+
+
+def _customer_key_args(name: str, args: LogAccountArgs, suffix: random.RandomString,
+                       tags: dict[str, str]) -> CustomerKeyArgs:
+    return CustomerKeyArgs(
+        names=CustomerKeyNames.for_cmk(name),
+        identity_name=f"id-{args.prefix}-{args.purpose}-cmk-{args.location}",
+        vault_name=pulumi.Output.concat(
+            "kv", naming.azure_compact(args.prefix, args.purpose, 16), suffix.result),
+        key_name=f"{args.purpose}-cmk",
+        key_size=args.key_size,
+        subscription_id=args.subscription_id,
+        tenant_id=args.tenant_id,
+        location=args.location,
+        resource_group_name=args.resource_group_name,
+        tags=tags,
+        protect=args.protect,
+        grant_scope="vault",
+    )
+
+
+def _writer_identity(name: str, args: LogAccountArgs, tags: dict[str, str],
+                     parent: pulumi.Resource) -> azure.managedidentity.UserAssignedIdentity:
+    """The identity log producers write with (it gets Storage Blob Data Contributor)."""
+    return azure.managedidentity.UserAssignedIdentity(
+        f"{name}-writer", resource_group_name=args.resource_group_name, location=args.location,
+        resource_name_=f"id-{args.prefix}-{args.purpose}-writer-{args.location}", tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _storage_account(name: str, args: LogAccountArgs, suffix: random.RandomString,
+                     cmk: CustomerKey, tags: dict[str, str],
+                     parent: pulumi.Resource) -> azure.storage.StorageAccount:
+    return azure.storage.StorageAccount(
+        f"{name}-account",
+        account_name=pulumi.Output.concat(
+            naming.azure_compact(args.prefix, args.purpose, 18), suffix.result),
+        resource_group_name=args.resource_group_name,
+        location=args.location,
+        kind="StorageV2",
+        # Zone-redundant, not geo-redundant: the logs never leave this location.
+        sku={"name": "Standard_ZRS"},
+        access_tier="Hot",
+        enable_https_traffic_only=True,
+        minimum_tls_version="TLS1_2",
+        allow_blob_public_access=False,
+        allow_shared_key_access=False,
+        allow_cross_tenant_replication=False,
+        default_to_o_auth_authentication=True,
+        # "Enabled" behind a deny-all firewall, not "Disabled": trusted-service exceptions
+        # (Network Watcher writing flow logs) apply only to an endpoint limited by rules.
+        public_network_access="Enabled",
+        network_rule_set={"bypass": "AzureServices", "default_action": "Deny"},
+        identity={"type": "UserAssigned", "user_assigned_identities": [cmk.identity.id]},
+        encryption=customer_key_encryption(
+            cmk.key.name, cmk.vault.properties.vault_uri, cmk.identity.id),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect, depends_on=[cmk.grant]),
+    )
+
+
+def _blob_service(name: str, args: LogAccountArgs, account: azure.storage.StorageAccount,
+                  parent: pulumi.Resource) -> None:
+    azure.storage.BlobServiceProperties(
+        f"{name}-blob-service",
+        account_name=account.name,
+        resource_group_name=args.resource_group_name,
+        blob_services_name="default",
+        is_versioning_enabled=True,
+        delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
+        container_delete_retention_policy={"enabled": True, "days": args.soft_delete_days},
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _lifecycle(name: str, args: LogAccountArgs, account: azure.storage.StorageAccount,
+               parent: pulumi.Resource) -> None:
+    azure.storage.ManagementPolicy(
+        f"{name}-lifecycle",
+        account_name=account.name,
+        resource_group_name=args.resource_group_name,
+        management_policy_name="default",
+        policy=old_version_lifecycle("expire-old-versions", args.soft_delete_days),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

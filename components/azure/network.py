@@ -124,89 +124,18 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = azure_tags(args.tags)
-        loc = args.location
         layout = network_plan.azure_layout(args.cidr)
-
-        group = azure.resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=f"rg-{args.prefix}-network-{loc}",
-            location=loc, tags=tags, opts=child,
-        )
-        group_name = known_after(group, f"rg-{args.prefix}-network-{loc}")
-        nsgs = {
-            role: azure.network.NetworkSecurityGroup(
-                f"{name}-{role}-nsg",
-                network_security_group_name=f"nsg-{args.prefix}-{SUBNET_NAMES[role]}-{loc}",
-                resource_group_name=group_name, location=loc,
-                security_rules=_nsg_rules(args.onprem_cidrs), tags=tags, opts=child,
-            )
-            for role in NSG_SUBNETS
-        }
-        # Subnets are inline: the VNet is their single owner, so there is no drift between a
-        # VNet's `subnets` and standalone Subnet resources fighting over the same list, and the
-        # subnet plan can only change through network_plan. Consumers get ids built from names.
-        subnets = []
-        for role, prefix in layout.items():
-            subnet: dict = {"name": SUBNET_NAMES[role], "address_prefix": prefix}
-            if role in nsgs:
-                subnet["network_security_group"] = {"id": nsgs[role].id}
-            if role == "endpoints":
-                # Off by default: private endpoints would bypass the NSG and route tables.
-                subnet["private_endpoint_network_policies"] = "Enabled"
-            if role == "apiserver":
-                # AKS API server VNet integration runs the API server's internal LB here.
-                subnet["delegations"] = [{"name": "aks-apiserver",
-                                          "service_name": "Microsoft.ContainerService/managedClusters"}]
-            if role == "postgres":
-                # Only flexible servers live here; they get private addresses from it and
-                # resolve through a private DNS zone (no public endpoint at all).
-                subnet["delegations"] = [{"name": "postgres-flexible",
-                                          "service_name": POSTGRES_DELEGATION}]
-            subnets.append(subnet)
-        vnet = azure.network.VirtualNetwork(
-            f"{name}-vnet",
-            virtual_network_name=f"vnet-{args.prefix}-{loc}",
-            resource_group_name=group_name,
-            location=loc,
-            address_space={"address_prefixes": [args.cidr]},
-            subnets=subnets,
-            tags=tags,
-            opts=child,
-        )
+        group_name = _resource_group(name, args, tags, self)
+        nsgs = _security_groups(name, args, group_name, tags, self)
+        subnets = subnet_specs(layout, {role: nsg.id for role, nsg in nsgs.items()})
+        vnet_name = _vnet(name, args, group_name, subnets, tags, self)
         # Ids from names (known at preview, see known_after), so users also wait for the VNet.
-        vnet_name = known_after(vnet, f"vnet-{args.prefix}-{loc}")
         vnet_id = pulumi.Output.concat(
             "/subscriptions/", args.subscription_id, "/resourceGroups/", group_name,
             "/providers/Microsoft.Network/virtualNetworks/", vnet_name,
         )
-
-        logs = LogAccount(
-            f"{name}-flowlogs",
-            LogAccountArgs(prefix=args.prefix, purpose="flowlogs",
-                           subscription_id=args.subscription_id, tenant_id=args.tenant_id,
-                           location=loc, resource_group_name=group_name, tags=args.tags,
-                           protect=args.protect),
-            opts=child,
-        )
-        azure.network.FlowLog(
-            f"{name}-flow-log",
-            flow_log_name=f"fl-vnet-{args.prefix}-{loc}",
-            network_watcher_name=network_watcher_name(loc),
-            resource_group_name=NETWORK_WATCHER_GROUP,
-            location=loc,
-            target_resource_id=vnet_id,
-            storage_id=logs.account_id,
-            enabled=True,
-            format={"type": "JSON", "version": 2},
-            retention_policy={"enabled": True, "days": args.flow_log_retention_days},
-            # Writes with this identity's RBAC grant instead of account keys (shared keys are off).
-            identity={"type": "UserAssigned",
-                      "user_assigned_identities": [logs.writer_identity_id]},
-            tags=tags,
-            # After the writer's role grant (inside LogAccount), or the first writes are refused.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[logs]),
-        )
+        _flow_logs(name, args, group_name, vnet_id, tags, self)
 
         self.resource_group_name = group_name
         self.vnet_id = vnet_id
@@ -220,3 +149,109 @@ class Network(pulumi.ComponentResource):
             "vnet_name": self.vnet_name,
             "subnet_ids": self.subnet_ids,
         })
+
+
+def subnet_specs(layout: dict[str, str], nsg_ids: dict[str, pulumi.Input[str]]) -> list[dict]:
+    """The VNet's inline subnets: `layout` (role -> range) with each role's Azure name, its NSG
+    (where `nsg_ids` has one), and the role's network policies and delegation."""
+    subnets = []
+    for role, prefix in layout.items():
+        subnet: dict = {"name": SUBNET_NAMES[role], "address_prefix": prefix}
+        if role in nsg_ids:
+            subnet["network_security_group"] = {"id": nsg_ids[role]}
+        if role == "endpoints":
+            # Off by default: private endpoints would bypass the NSG and route tables.
+            subnet["private_endpoint_network_policies"] = "Enabled"
+        if role == "apiserver":
+            # AKS API server VNet integration runs the API server's internal LB here.
+            subnet["delegations"] = [{"name": "aks-apiserver",
+                                      "service_name": "Microsoft.ContainerService/managedClusters"}]
+        if role == "postgres":
+            # Only flexible servers live here; they get private addresses from it and
+            # resolve through a private DNS zone (no public endpoint at all).
+            subnet["delegations"] = [{"name": "postgres-flexible",
+                                      "service_name": POSTGRES_DELEGATION}]
+        subnets.append(subnet)
+    return subnets
+
+
+def _resource_group(name: str, args: NetworkArgs, tags: dict[str, str],
+                    parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The network's resource group; its name, known at preview."""
+    group_name = f"rg-{args.prefix}-network-{args.location}"
+    group = azure.resources.ResourceGroup(
+        f"{name}-rg", resource_group_name=group_name, location=args.location, tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return known_after(group, group_name)
+
+
+def _security_groups(name: str, args: NetworkArgs, group_name: pulumi.Output[str],
+                     tags: dict[str, str], parent: pulumi.Resource
+                     ) -> dict[str, azure.network.NetworkSecurityGroup]:
+    """One NSG per subnet of `NSG_SUBNETS`, all with the same rules."""
+    return {
+        role: azure.network.NetworkSecurityGroup(
+            f"{name}-{role}-nsg",
+            network_security_group_name=f"nsg-{args.prefix}-{SUBNET_NAMES[role]}-{args.location}",
+            resource_group_name=group_name, location=args.location,
+            security_rules=_nsg_rules(args.onprem_cidrs), tags=tags,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for role in NSG_SUBNETS
+    }
+
+
+def _vnet(name: str, args: NetworkArgs, group_name: pulumi.Output[str], subnets: list[dict],
+          tags: dict[str, str], parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The VNet with its subnets inline; its name, known at preview.
+
+    Subnets are inline: the VNet is their single owner, so there is no drift between a
+    VNet's `subnets` and standalone Subnet resources fighting over the same list, and the
+    subnet plan can only change through network_plan. Consumers get ids built from names.
+    """
+    vnet_name = f"vnet-{args.prefix}-{args.location}"
+    vnet = azure.network.VirtualNetwork(
+        f"{name}-vnet",
+        virtual_network_name=vnet_name,
+        resource_group_name=group_name,
+        location=args.location,
+        address_space={"address_prefixes": [args.cidr]},
+        subnets=subnets,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return known_after(vnet, vnet_name)
+
+
+def _flow_logs(name: str, args: NetworkArgs, group_name: pulumi.Output[str],
+               vnet_id: pulumi.Output[str], tags: dict[str, str],
+               parent: pulumi.Resource) -> None:
+    """VNet flow logs into a CMK-encrypted `LogAccount`, through the location's Network Watcher."""
+    loc = args.location
+    logs = LogAccount(
+        f"{name}-flowlogs",
+        LogAccountArgs(prefix=args.prefix, purpose="flowlogs",
+                       subscription_id=args.subscription_id, tenant_id=args.tenant_id,
+                       location=loc, resource_group_name=group_name, tags=args.tags,
+                       protect=args.protect),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    azure.network.FlowLog(
+        f"{name}-flow-log",
+        flow_log_name=f"fl-vnet-{args.prefix}-{loc}",
+        network_watcher_name=network_watcher_name(loc),
+        resource_group_name=NETWORK_WATCHER_GROUP,
+        location=loc,
+        target_resource_id=vnet_id,
+        storage_id=logs.account_id,
+        enabled=True,
+        format={"type": "JSON", "version": 2},
+        retention_policy={"enabled": True, "days": args.flow_log_retention_days},
+        # Writes with this identity's RBAC grant instead of account keys (shared keys are off).
+        identity={"type": "UserAssigned",
+                  "user_assigned_identities": [logs.writer_identity_id]},
+        tags=tags,
+        # After the writer's role grant (inside LogAccount), or the first writes are refused.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs]),
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_azure_native as azure
@@ -11,11 +11,15 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components import naming
+from components.azure.key_vault import (
+    CustomerKey,
+    CustomerKeyArgs,
+    CustomerKeyNames,
+    create_customer_key,
+    random_suffix,
+)
 from components.tags import StandardTags, azure_tags
 
-#: Built-in role "Key Vault Crypto Service Encryption User" (get, wrap and unwrap a key): what
-#: the flexible server's identity needs on its key (Microsoft's "preferred" RBAC setup).
-CRYPTO_SERVICE_ENCRYPTION_USER = "e147488a-f6f5-4113-8e2d-b22465e65bf6"
 #: Storage sizes (GiB) Premium SSD flexible servers offer; requests are rounded up to one.
 STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767)
 #: Azure keeps automated backups 7 to 35 days.
@@ -158,134 +162,31 @@ class PostgresDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresDatabaseArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:PostgresDatabase", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = azure_tags(args.tags)
-        group, loc = args.resource_group_name, args.location
-
         password = random.RandomPassword(
             f"{name}-password", length=32, special=False, min_lower=2, min_upper=2,
-            min_numeric=2, opts=child,
+            min_numeric=2, opts=pulumi.ResourceOptions(parent=self),
         )
         # Server and vault names are global; a random suffix keeps them unique.
-        suffix = random.RandomString(
-            f"{name}-suffix", length=6, special=False, upper=False, numeric=True, lower=True,
-            opts=child,
-        )
+        suffix = random_suffix(f"{name}-suffix", self)
         # Secret on every path (the engine marks `result` secret; say it here too, so nothing
         # depends on that).
         secret_password = pulumi.Output.secret(password.result)
         stem = naming.azure_compact(args.prefix, args.name, 14)
-
-        primary = self._key_access(name, "cmk", args, loc, f"kv{stem}p", suffix, tags)
-        keys = [primary]
+        primary = create_customer_key(
+            _customer_key_args(name, "cmk", args, args.location, f"kv{stem}p", suffix, tags), self)
         geo = None
         if args.geo_backup_location is not None:
             # Azure wants the geo-backup key in the paired region, reached by another identity.
-            geo = self._key_access(f"{name}-geo", "geo-cmk", args, args.geo_backup_location,
-                                   f"kv{stem}g", suffix, tags)
-            keys.append(geo)
-
-        zone_name = f"{args.prefix}-{args.name}.private.postgres.database.azure.com"
-        zone = azure.privatedns.PrivateZone(
-            f"{name}-dns-zone",
-            private_zone_name=zone_name,
-            resource_group_name=group,
-            # Private DNS zones are global resources; Azure refuses any other location.
-            location="global",
-            tags=tags,
-            opts=child,
-        )
-        link = azure.privatedns.VirtualNetworkLink(
-            f"{name}-dns-link",
-            virtual_network_link_name=f"{args.prefix}-{args.name}-vnet",
-            private_zone_name=zone.name,
-            resource_group_name=group,
-            location="global",
-            virtual_network={"id": args.vnet_id},
-            # The server registers its own record; VMs of the VNet must not.
-            registration_enabled=False,
-            tags=tags,
-            opts=child,
-        )
-
-        data_encryption: dict[str, pulumi.Input[str]] = {
-            "type": "AzureKeyVault",
-            # Versionless: the server adopts each new key version the rotation policy creates.
-            "primary_key_uri": primary.key.key_uri,
-            "primary_user_assigned_identity_id": primary.identity.id,
-        }
-        if geo is not None:
-            data_encryption["geo_backup_key_uri"] = geo.key.key_uri
-            data_encryption["geo_backup_user_assigned_identity_id"] = geo.identity.id
-        server_name = pulumi.Output.concat("psql-", args.prefix, "-", args.name, "-",
-                                           suffix.result)
-        server = azure.dbforpostgresql.Server(
-            f"{name}-server",
-            server_name=server_name,
-            resource_group_name=group,
-            location=loc,
-            create_mode="Create",
-            version=args.postgres_version,
-            sku={"name": args.sku_name, "tier": args.tier},
-            storage={"storage_size_gb": storage_size_gb(args.storage_gb), "auto_grow": "Enabled",
-                     "type": "Premium_LRS"},
-            administrator_login=args.username,
-            administrator_login_password=secret_password,
-            auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
-            network={
-                "delegated_subnet_resource_id": args.delegated_subnet_id,
-                "private_dns_zone_arm_resource_id": zone.id,
-                "public_network_access": "Disabled",
-            },
-            identity=pulumi.Output.all(*[k.identity.id for k in keys]).apply(
-                lambda ids: {"type": "UserAssigned",
-                             "user_assigned_identities": {i: {} for i in ids}}),
-            data_encryption=data_encryption,
-            backup={
-                "backup_retention_days": retention_days(args.backup_retention_days),
-                "geo_redundant_backup": "Enabled" if geo is not None else "Disabled",
-            },
-            high_availability={"mode": "ZoneRedundant" if args.high_availability else "Disabled"},
-            # Sunday 02:00 UTC: patches land in a quiet hour, not at a random one.
-            maintenance_window={"custom_window": "Enabled", "day_of_week": 0, "start_hour": 2,
-                                "start_minute": 0},
-            tags=tags,
-            # Without the key grants the server cannot reach its key and creation fails;
-            # without the VNet link its name would not resolve inside the VNet.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
-                                        depends_on=[*(k.grant for k in keys), link]),
-        )
-        # On by default today; set explicitly so a console change shows up as drift.
-        require_tls = azure.dbforpostgresql.Configuration(
-            f"{name}-require-tls",
-            resource_group_name=group,
-            server_name=server.name,
-            configuration_name="require_secure_transport",
-            value="on",
-            source="user-override",
-            opts=child,
-        )
-        db = azure.dbforpostgresql.Database(
-            f"{name}-database",
-            resource_group_name=group,
-            server_name=server.name,
-            database_name=args.database,
-            charset="UTF8",
-            collation="en_US.utf8",
-            # One operation at a time on a flexible server: after the parameter change.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
-                                        depends_on=[require_tls]),
-        )
+            geo = create_customer_key(_customer_key_args(
+                f"{name}-geo", "geo-cmk", args, args.geo_backup_location, f"kv{stem}g", suffix,
+                tags), self)
+        zone, link = _private_dns(name, args, tags, self)
+        server = _server(name, args, suffix, secret_password, primary, geo, zone, link, tags,
+                         self)
+        db = _database(name, args, server, self)
         if args.protect:
-            azure.authorization.ManagementLockByScope(
-                f"{name}-delete-lock",
-                scope=server.id,
-                lock_name="do-not-delete",
-                level="CanNotDelete",
-                notes="Holds the MLflow backend store; remove this lock on purpose before "
-                      "deleting the server.",
-                opts=child,
-            )
+            _delete_lock(name, server, self)
 
         # The FQDN Azure gives every server; inside the VNet it resolves (through the linked
         # zone) to the server's private address.
@@ -311,76 +212,170 @@ class PostgresDatabase(pulumi.ComponentResource):
             "key_vault_id": self.key_vault_id,
         })
 
-    def _key_access(self, name: str, role: str, args: PostgresDatabaseArgs, location: str,
-                    vault_stem: str, suffix: random.RandomString,
-                    tags: dict[str, str]) -> _KeyAccess:
-        """A vault with one key in `location`, and an identity allowed to wrap with it."""
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        group = args.resource_group_name
-        # The identity and its grant are as vital as the key: without them the server cannot
-        # unwrap its data key and turns Inaccessible, so they are protected like the key.
-        identity = azure.managedidentity.UserAssignedIdentity(
-            f"{name}-{role}-identity", resource_group_name=group, location=location,
-            resource_name_=f"id-{args.prefix}-{args.name}-pg-{role}", tags=tags, opts=keep,
-        )
-        vault = azure.keyvault.Vault(
-            f"{name}-{role}-vault",
-            vault_name=pulumi.Output.concat(vault_stem, suffix.result),
-            resource_group_name=group,
-            location=location,
-            properties={
-                "tenant_id": args.tenant_id,
-                "sku": {"family": "A", "name": "premium"},
-                "enable_rbac_authorization": True,
-                "enable_soft_delete": True,
-                "soft_delete_retention_in_days": 90,
-                "enable_purge_protection": True,
-                # The flexible server is a trusted service and bypasses the firewall.
-                "public_network_access": "Disabled",
-                "network_acls": {"bypass": "AzureServices", "default_action": "Deny"},
-            },
-            tags=tags,
-            opts=keep,
-        )
-        key = azure.keyvault.Key(
-            f"{name}-{role}-key",
-            resource_group_name=group,
-            vault_name=vault.name,
-            key_name=f"postgres-{role}",
-            properties={
-                "kty": "RSA-HSM",
-                "key_size": args.key_size,
-                "key_ops": ["wrapKey", "unwrapKey"],
-                # A version expires two years after it was made; a new one comes after one
-                # year, and the server moves to it, so the key in use never expires.
-                "rotation_policy": {
-                    "attributes": {"expiry_time": "P2Y"},
-                    "lifetime_actions": [
-                        {"action": {"type": "rotate"}, "trigger": {"time_after_create": "P1Y"}},
-                        {"action": {"type": "notify"}, "trigger": {"time_before_expiry": "P30D"}},
-                    ],
-                },
-            },
-            tags=tags,
-            opts=keep,
-        )
-        grant = azure.authorization.RoleAssignment(
-            f"{name}-{role}-grant",
-            principal_id=identity.principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=(f"/subscriptions/{args.subscription_id}/providers/"
-                                f"Microsoft.Authorization/roleDefinitions/"
-                                f"{CRYPTO_SERVICE_ENCRYPTION_USER}"),
-            scope=key.id,
-            opts=keep,
-        )
-        return _KeyAccess(identity=identity, vault=vault, key=key, grant=grant)
+
+def _customer_key_args(name: str, role: str, args: PostgresDatabaseArgs, location: str,
+                       vault_stem: str, suffix: random.RandomString,
+                       tags: dict[str, str]) -> CustomerKeyArgs:
+    """A vault with one key in `location`, and an identity allowed to wrap with it.
+
+    The identity and its grant are as vital as the key: without them the server cannot
+    unwrap its data key and turns Inaccessible, so they are protected like the key. The grant
+    is on the key, not the vault. The flexible server is a trusted service and bypasses the
+    vault's firewall. The key's versions expire two years after they were made; a new one
+    comes after one year and the server moves to it, so the key in use never expires.
+    """
+    return CustomerKeyArgs(
+        names=CustomerKeyNames.for_role(name, role),
+        identity_name=f"id-{args.prefix}-{args.name}-pg-{role}",
+        vault_name=pulumi.Output.concat(vault_stem, suffix.result),
+        key_name=f"postgres-{role}",
+        key_size=args.key_size,
+        subscription_id=args.subscription_id,
+        tenant_id=args.tenant_id,
+        location=location,
+        resource_group_name=args.resource_group_name,
+        tags=tags,
+        protect=args.protect,
+        grant_scope="key",
+        protect_identity=args.protect,
+    )
 
 
-class _KeyAccess:
-    """A customer-managed key with the identity that may use it and that identity's grant."""
+def private_zone_name(prefix: str, name: str) -> str:
+    """The server's private DNS zone (a flexible server needs one ending in this suffix)."""
+    return f"{prefix}-{name}.private.postgres.database.azure.com"
 
-    def __init__(self, *, identity: azure.managedidentity.UserAssignedIdentity,
-                 vault: azure.keyvault.Vault, key: azure.keyvault.Key,
-                 grant: azure.authorization.RoleAssignment):
-        self.identity, self.vault, self.key, self.grant = identity, vault, key, grant
+
+def _private_dns(name: str, args: PostgresDatabaseArgs, tags: dict[str, str],
+                 parent: pulumi.Resource
+                 ) -> tuple[azure.privatedns.PrivateZone, azure.privatedns.VirtualNetworkLink]:
+    """The server's private DNS zone, linked to the VNet."""
+    child = pulumi.ResourceOptions(parent=parent)
+    zone = azure.privatedns.PrivateZone(
+        f"{name}-dns-zone",
+        private_zone_name=private_zone_name(args.prefix, args.name),
+        resource_group_name=args.resource_group_name,
+        # Private DNS zones are global resources; Azure refuses any other location.
+        location="global",
+        tags=tags,
+        opts=child,
+    )
+    link = azure.privatedns.VirtualNetworkLink(
+        f"{name}-dns-link",
+        virtual_network_link_name=f"{args.prefix}-{args.name}-vnet",
+        private_zone_name=zone.name,
+        resource_group_name=args.resource_group_name,
+        location="global",
+        virtual_network={"id": args.vnet_id},
+        # The server registers its own record; VMs of the VNet must not.
+        registration_enabled=False,
+        tags=tags,
+        opts=child,
+    )
+    return zone, link
+
+
+def data_encryption(primary: CustomerKey, geo: CustomerKey | None) -> dict[str, pulumi.Input[str]]:
+    """The server's data encryption: the primary key, plus the geo-backup key when given."""
+    settings: dict[str, pulumi.Input[str]] = {
+        "type": "AzureKeyVault",
+        # Versionless: the server adopts each new key version the rotation policy creates.
+        "primary_key_uri": primary.key.key_uri,
+        "primary_user_assigned_identity_id": primary.identity.id,
+    }
+    if geo is not None:
+        settings["geo_backup_key_uri"] = geo.key.key_uri
+        settings["geo_backup_user_assigned_identity_id"] = geo.identity.id
+    return settings
+
+
+def backup_settings(retention: int, geo_redundant: bool) -> dict[str, Any]:
+    """Automated backups kept `retention` days (raised to Azure's minimum), geo-redundant or not."""
+    return {
+        "backup_retention_days": retention_days(retention),
+        "geo_redundant_backup": "Enabled" if geo_redundant else "Disabled",
+    }
+
+
+#: Sunday 02:00 UTC: patches land in a quiet hour, not at a random one.
+MAINTENANCE_WINDOW = {"custom_window": "Enabled", "day_of_week": 0, "start_hour": 2,
+                      "start_minute": 0}
+
+
+def _server(name: str, args: PostgresDatabaseArgs, suffix: random.RandomString,
+            password: pulumi.Output[str], primary: CustomerKey, geo: CustomerKey | None,
+            zone: azure.privatedns.PrivateZone, link: azure.privatedns.VirtualNetworkLink,
+            tags: dict[str, str], parent: pulumi.Resource) -> azure.dbforpostgresql.Server:
+    keys = [primary, *([geo] if geo is not None else [])]
+    return azure.dbforpostgresql.Server(
+        f"{name}-server",
+        server_name=pulumi.Output.concat("psql-", args.prefix, "-", args.name, "-",
+                                         suffix.result),
+        resource_group_name=args.resource_group_name,
+        location=args.location,
+        create_mode="Create",
+        version=args.postgres_version,
+        sku={"name": args.sku_name, "tier": args.tier},
+        storage={"storage_size_gb": storage_size_gb(args.storage_gb), "auto_grow": "Enabled",
+                 "type": "Premium_LRS"},
+        administrator_login=args.username,
+        administrator_login_password=password,
+        auth_config={"password_auth": "Enabled", "active_directory_auth": "Disabled"},
+        network={
+            "delegated_subnet_resource_id": args.delegated_subnet_id,
+            "private_dns_zone_arm_resource_id": zone.id,
+            "public_network_access": "Disabled",
+        },
+        identity=pulumi.Output.all(*[k.identity.id for k in keys]).apply(
+            lambda ids: {"type": "UserAssigned",
+                         "user_assigned_identities": {i: {} for i in ids}}),
+        data_encryption=data_encryption(primary, geo),
+        backup=backup_settings(args.backup_retention_days, geo is not None),
+        high_availability={"mode": "ZoneRedundant" if args.high_availability else "Disabled"},
+        maintenance_window=MAINTENANCE_WINDOW,
+        tags=tags,
+        # Without the key grants the server cannot reach its key and creation fails;
+        # without the VNet link its name would not resolve inside the VNet.
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect,
+                                    depends_on=[*(k.grant for k in keys), link]),
+    )
+
+
+def _database(name: str, args: PostgresDatabaseArgs, server: azure.dbforpostgresql.Server,
+              parent: pulumi.Resource) -> azure.dbforpostgresql.Database:
+    """`require_secure_transport`, then the database (one operation at a time on a server)."""
+    # On by default today; set explicitly so a console change shows up as drift.
+    require_tls = azure.dbforpostgresql.Configuration(
+        f"{name}-require-tls",
+        resource_group_name=args.resource_group_name,
+        server_name=server.name,
+        configuration_name="require_secure_transport",
+        value="on",
+        source="user-override",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return azure.dbforpostgresql.Database(
+        f"{name}-database",
+        resource_group_name=args.resource_group_name,
+        server_name=server.name,
+        database_name=args.database,
+        charset="UTF8",
+        collation="en_US.utf8",
+        # One operation at a time on a flexible server: after the parameter change.
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect,
+                                    depends_on=[require_tls]),
+    )
+
+
+def _delete_lock(name: str, server: azure.dbforpostgresql.Server,
+                 parent: pulumi.Resource) -> None:
+    """CanNotDelete on the server: Azure has no deletion-protection flag for flexible servers."""
+    azure.authorization.ManagementLockByScope(
+        f"{name}-delete-lock",
+        scope=server.id,
+        lock_name="do-not-delete",
+        level="CanNotDelete",
+        notes="Holds the MLflow backend store; remove this lock on purpose before "
+              "deleting the server.",
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

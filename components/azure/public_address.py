@@ -13,13 +13,15 @@ import pulumi
 import pulumi_azure_native as azure
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.azure.roles import NETWORK_CONTRIBUTOR, grant_role
 from components.tags import StandardTags, azure_tags
 
 #: Service annotations cloud-provider-azure reads.
 AZURE_PIP_NAME = "service.beta.kubernetes.io/azure-pip-name"
 AZURE_PIP_GROUP = "service.beta.kubernetes.io/azure-load-balancer-resource-group"
-#: Built-in role "Network Contributor".
-NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+# NETWORK_CONTRIBUTOR stays importable from here (the cluster identity's grant on the group).
+__all__ = ["AZURE_PIP_GROUP", "AZURE_PIP_NAME", "NETWORK_CONTRIBUTOR", "PublicAddress",
+           "PublicAddressArgs"]
 
 
 class PublicAddressArgs(BaseModel):
@@ -54,7 +56,8 @@ class PublicAddress(pulumi.ComponentResource):
     address_name: str
     service_annotations: dict[str, pulumi.Input[str]]
 
-    def __init__(self, name: str, args: PublicAddressArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: PublicAddressArgs,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:PublicAddress", name, None, opts)
         tags = azure_tags(args.tags)
         self.resource_group_name = f"rg-{args.prefix}-{args.purpose}-{args.location}"
@@ -75,15 +78,9 @@ class PublicAddress(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        grant = azure.authorization.RoleAssignment(
-            f"{name}-network-contributor",
-            principal_id=args.cluster_principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=(f"/subscriptions/{args.subscription_id}/providers/"
-                                f"Microsoft.Authorization/roleDefinitions/{NETWORK_CONTRIBUTOR}"),
-            scope=group.id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        grant = grant_role(f"{name}-network-contributor", args.cluster_principal_id,
+                           args.subscription_id, NETWORK_CONTRIBUTOR, group.id,
+                           pulumi.ResourceOptions(parent=self))
         self.addresses = [pip.ip_address.apply(lambda ip: ip or "")]
         # Names we chose, known at preview, yet resolved only once the address and the grant exist
         # (a URN resolves when the engine has created the resource): the Service waits for both.

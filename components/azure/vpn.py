@@ -87,69 +87,14 @@ class SiteVpn(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SiteVpnArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:SiteVpn", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = azure_tags(args.tags)
-        loc, group = args.location, args.resource_group_name
-
-        ips = [
-            azure.network.PublicIPAddress(
-                f"{name}-ip{i}",
-                public_ip_address_name=f"pip-{args.prefix}-vpngw-{loc}-{i}",
-                resource_group_name=group,
-                location=loc,
-                sku={"name": "Standard", "tier": "Regional"},
-                public_ip_allocation_method="Static",
-                public_ip_address_version="IPv4",
-                zones=["1", "2", "3"],
-                tags=tags,
-                opts=child,
-            )
-            for i in INSTANCES
-        ]
-        gateway_name = f"vgw-{args.prefix}-{loc}"
-        ipconfig_names = [f"gw-ipconfig-{i}" for i in INSTANCES]
+        ips = _public_ips(name, args, tags, self)
+        gateway_name = f"vgw-{args.prefix}-{args.location}"
         # The gateway's own ip configuration ids appear in its BGP settings, before it exists:
         # build them from names so they are known at preview.
-        base = pulumi.Output.concat(
-            "/subscriptions/", args.subscription_id, "/resourceGroups/", group,
-            "/providers/Microsoft.Network/virtualNetworkGateways/", gateway_name,
-        )
-        ipconfig_ids = [pulumi.Output.concat(base, "/ipConfigurations/", n) for n in ipconfig_names]
-        gateway = azure.network.VirtualNetworkGateway(
-            f"{name}-gateway",
-            virtual_network_gateway_name=gateway_name,
-            resource_group_name=group,
-            location=loc,
-            gateway_type="Vpn",
-            vpn_type="RouteBased",
-            sku={"name": "VpnGw2AZ", "tier": "VpnGw2AZ"},
-            vpn_gateway_generation="Generation2",
-            active_active=True,
-            enable_bgp=True,
-            ip_configurations=[
-                {
-                    "name": ipconfig_names[i],
-                    "private_ip_allocation_method": "Dynamic",
-                    "subnet": {"id": args.gateway_subnet_id},
-                    "public_ip_address": {"id": ips[i].id},
-                }
-                for i in INSTANCES
-            ],
-            bgp_settings={
-                "asn": args.asn,
-                "bgp_peering_addresses": [
-                    {
-                        "ipconfiguration_id": ipconfig_ids[i],
-                        "custom_bgp_ip_addresses": [
-                            t.cloud_inside_ip for t in args.tunnels if t.cloud_interface == i
-                        ],
-                    }
-                    for i in INSTANCES
-                ],
-            },
-            tags=tags,
-            opts=child,
-        )
+        ipconfig_ids = gateway_ipconfig_ids(args.subscription_id, args.resource_group_name,
+                                            gateway_name)
+        gateway = _gateway(name, args, gateway_name, ips, ipconfig_ids, tags, self)
         # Same ids, but now depending on the gateway, for the connections that reference them.
         built_ids = [
             pulumi.Output.concat(known_after(gateway, ""), ipconfig_id)
@@ -159,44 +104,8 @@ class SiteVpn(pulumi.ComponentResource):
         self.tunnel_addresses = {t.name: ips[t.cloud_interface].ip_address for t in args.tunnels}
         self.pre_shared_keys = {}
         for device in args.devices:
-            pair = sorted((t for t in args.tunnels if t.device == device),
-                          key=lambda t: t.cloud_interface)
-            local = azure.network.LocalNetworkGateway(
-                f"{name}-{device.name}-lgw",
-                local_network_gateway_name=f"lgw-{args.prefix}-{device.name}-{loc}",
-                resource_group_name=group,
-                location=loc,
-                gateway_ip_address=device.public_ip,
-                # One BGP address per device, which both gateway instances peer with (see
-                # network_plan.region_tunnels). No static prefixes: on-prem ranges come over BGP,
-                # so a dead session withdraws them instead of leaving a static route behind.
-                bgp_settings={"asn": pair[0].onprem_asn,
-                              "bgp_peering_address": pair[0].onprem_inside_ip},
-                tags=tags,
-                opts=child,
-            )
-            key = pre_shared_key(f"{name}-{device.name}", args.psk_rotation, self)
-            azure.network.VirtualNetworkGatewayConnection(
-                f"{name}-{device.name}-connection",
-                virtual_network_gateway_connection_name=f"cn-{args.prefix}-{device.name}-{loc}",
-                resource_group_name=group,
-                location=loc,
-                connection_type="IPsec",
-                connection_protocol="IKEv2",
-                virtual_network_gateway1={"id": gateway.id},
-                local_network_gateway2={"id": local.id},
-                enable_bgp=True,
-                shared_key=key,
-                use_policy_based_traffic_selectors=False,
-                ipsec_policies=[_ipsec_policy(pair[0])],
-                gateway_custom_bgp_ip_addresses=[
-                    {"ip_configuration_id": built_ids[t.cloud_interface],
-                     "custom_bgp_ip_address": t.cloud_inside_ip}
-                    for t in pair
-                ],
-                tags=tags,
-                opts=child,
-            )
+            pair = device_tunnels(device, args.tunnels)
+            key = _device_connection(name, args, device, pair, gateway, built_ids, tags, self)
             for t in pair:
                 self.pre_shared_keys[t.name] = key
 
@@ -206,3 +115,137 @@ class SiteVpn(pulumi.ComponentResource):
             "pre_shared_keys": self.pre_shared_keys,
             "gateway_id": self.gateway_id,
         })
+
+
+def ipconfig_name(instance: int) -> str:
+    """The name of gateway instance `instance`'s ip configuration."""
+    return f"gw-ipconfig-{instance}"
+
+
+def gateway_ipconfig_ids(subscription_id: str, resource_group_name: pulumi.Input[str],
+                         gateway_name: str) -> list[pulumi.Output[str]]:
+    """The ids of the gateway's ip configurations (one per instance), built from names."""
+    base = pulumi.Output.concat(
+        "/subscriptions/", subscription_id, "/resourceGroups/", resource_group_name,
+        "/providers/Microsoft.Network/virtualNetworkGateways/", gateway_name,
+    )
+    return [pulumi.Output.concat(base, "/ipConfigurations/", ipconfig_name(i)) for i in INSTANCES]
+
+
+def device_tunnels(device: OnPremDevice, tunnels: list[Tunnel]) -> list[Tunnel]:
+    """`device`'s tunnels, ordered by gateway instance."""
+    return sorted((t for t in tunnels if t.device == device), key=lambda t: t.cloud_interface)
+
+
+def bgp_settings(asn: int, tunnels: list[Tunnel],
+                 ipconfig_ids: list[pulumi.Input[str]]) -> dict:
+    """The gateway's BGP: `asn`, and per instance the custom APIPA addresses of its tunnels."""
+    return {
+        "asn": asn,
+        "bgp_peering_addresses": [
+            {
+                "ipconfiguration_id": ipconfig_ids[i],
+                "custom_bgp_ip_addresses": [
+                    t.cloud_inside_ip for t in tunnels if t.cloud_interface == i
+                ],
+            }
+            for i in INSTANCES
+        ],
+    }
+
+
+def _public_ips(name: str, args: SiteVpnArgs, tags: dict[str, str],
+                parent: pulumi.Resource) -> list[azure.network.PublicIPAddress]:
+    """One zone-redundant static public IP per gateway instance."""
+    return [
+        azure.network.PublicIPAddress(
+            f"{name}-ip{i}",
+            public_ip_address_name=f"pip-{args.prefix}-vpngw-{args.location}-{i}",
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            sku={"name": "Standard", "tier": "Regional"},
+            public_ip_allocation_method="Static",
+            public_ip_address_version="IPv4",
+            zones=["1", "2", "3"],
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for i in INSTANCES
+    ]
+
+
+def _gateway(name: str, args: SiteVpnArgs, gateway_name: str,
+             ips: list[azure.network.PublicIPAddress], ipconfig_ids: list[pulumi.Output[str]],
+             tags: dict[str, str],
+             parent: pulumi.Resource) -> azure.network.VirtualNetworkGateway:
+    """The active-active VpnGw2AZ route-based gateway with BGP."""
+    return azure.network.VirtualNetworkGateway(
+        f"{name}-gateway",
+        virtual_network_gateway_name=gateway_name,
+        resource_group_name=args.resource_group_name,
+        location=args.location,
+        gateway_type="Vpn",
+        vpn_type="RouteBased",
+        sku={"name": "VpnGw2AZ", "tier": "VpnGw2AZ"},
+        vpn_gateway_generation="Generation2",
+        active_active=True,
+        enable_bgp=True,
+        ip_configurations=[
+            {
+                "name": ipconfig_name(i),
+                "private_ip_allocation_method": "Dynamic",
+                "subnet": {"id": args.gateway_subnet_id},
+                "public_ip_address": {"id": ips[i].id},
+            }
+            for i in INSTANCES
+        ],
+        bgp_settings=bgp_settings(args.asn, args.tunnels, ipconfig_ids),
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def _device_connection(name: str, args: SiteVpnArgs, device: OnPremDevice, pair: list[Tunnel],
+                       gateway: azure.network.VirtualNetworkGateway,
+                       built_ids: list[pulumi.Output[str]], tags: dict[str, str],
+                       parent: pulumi.Resource) -> pulumi.Output[str]:
+    """`device`'s local network gateway and IKEv2 connection; returns its pre-shared key."""
+    child = pulumi.ResourceOptions(parent=parent)
+    loc = args.location
+    local = azure.network.LocalNetworkGateway(
+        f"{name}-{device.name}-lgw",
+        local_network_gateway_name=f"lgw-{args.prefix}-{device.name}-{loc}",
+        resource_group_name=args.resource_group_name,
+        location=loc,
+        gateway_ip_address=device.public_ip,
+        # One BGP address per device, which both gateway instances peer with (see
+        # network_plan.region_tunnels). No static prefixes: on-prem ranges come over BGP,
+        # so a dead session withdraws them instead of leaving a static route behind.
+        bgp_settings={"asn": pair[0].onprem_asn,
+                      "bgp_peering_address": pair[0].onprem_inside_ip},
+        tags=tags,
+        opts=child,
+    )
+    key = pre_shared_key(f"{name}-{device.name}", args.psk_rotation, parent)
+    azure.network.VirtualNetworkGatewayConnection(
+        f"{name}-{device.name}-connection",
+        virtual_network_gateway_connection_name=f"cn-{args.prefix}-{device.name}-{loc}",
+        resource_group_name=args.resource_group_name,
+        location=loc,
+        connection_type="IPsec",
+        connection_protocol="IKEv2",
+        virtual_network_gateway1={"id": gateway.id},
+        local_network_gateway2={"id": local.id},
+        enable_bgp=True,
+        shared_key=key,
+        use_policy_based_traffic_selectors=False,
+        ipsec_policies=[_ipsec_policy(pair[0])],
+        gateway_custom_bgp_ip_addresses=[
+            {"ip_configuration_id": built_ids[t.cloud_interface],
+             "custom_bgp_ip_address": t.cloud_inside_ip}
+            for t in pair
+        ],
+        tags=tags,
+        opts=child,
+    )
+    return key

@@ -8,17 +8,18 @@ import pulumi
 import pulumi_azure_native as azure
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR
 from components.naming import DNS_LABEL
 from components.tags import StandardTags, azure_tags
 
-#: Built-in role "Storage Blob Data Contributor": read, write and delete blobs (no account keys,
-#: no management of the account itself).
-STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 #: The audience AKS-projected service account tokens carry for Entra ID token exchange.
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 #: Annotation / label the AKS workload identity webhook reads.
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"
 USE_LABEL = "azure.workload.identity/use"
+# STORAGE_BLOB_DATA_CONTRIBUTOR stays importable from here (the role the grant gives).
+__all__ = ["CLIENT_ID_ANNOTATION", "STORAGE_BLOB_DATA_CONTRIBUTOR", "TOKEN_EXCHANGE_AUDIENCE",
+           "USE_LABEL", "StoreAccess", "StoreAccessArgs", "subject"]
 _SUBSCRIPTION = re.compile(r"^/subscriptions/[^/]+", re.IGNORECASE)
 
 
@@ -31,6 +32,7 @@ def _role_definition(account_id: str) -> str:
     match = _SUBSCRIPTION.match(account_id)
     if match is None:
         raise ValueError(f"{account_id!r} is not an Azure resource id")
+    # The subscription prefix as the account id spells it (its case included).
     return (f"{match.group(0)}/providers/Microsoft.Authorization/roleDefinitions/"
             f"{STORAGE_BLOB_DATA_CONTRIBUTOR}")
 
