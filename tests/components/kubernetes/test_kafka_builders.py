@@ -6,6 +6,7 @@ import hashlib
 import re
 from decimal import Decimal
 
+import pulumi
 import pytest
 import yaml
 
@@ -200,10 +201,11 @@ def _mirror(**overrides) -> KafkaMirrorArgs:
               "source_bootstrap": "kafka-bootstrap.a.example.com:9094",
               "target_bootstrap": "aws-kafka-bootstrap.kafka.svc:9093",
               "source_ca_cert_pem": "PEM", "source_cidrs": ("10.20.0.0/16",),
-              "topic_prefixes": ("events.", "audit."), "tags": TAGS}
-    # The builders never read the source provider (a Pulumi resource, only passed through to
-    # the children), so the args are built without validating it; defaults still apply.
-    return KafkaMirrorArgs.model_construct(**{**values, **overrides}, source_provider=None)
+              "topic_prefixes": ("events.", "audit."), "tags": TAGS,
+              # The builders never read the provider; an unregistered instance passes the
+              # args' type check without a Pulumi runtime.
+              "source_provider": pulumi.ProviderResource.__new__(pulumi.ProviderResource)}
+    return KafkaMirrorArgs(**{**values, **overrides})
 
 
 def test_mirror_source_user_only_reads_and_describes():
