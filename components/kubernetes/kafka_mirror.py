@@ -102,6 +102,114 @@ class KafkaMirrorArgs(BaseModel):
         default_factory=list, description="Target-side prerequisites (its Kafka).")
 
 
+def mirror_maker_name(args: KafkaMirrorArgs) -> str:
+    """Name of the KafkaMirrorMaker2 (and of its Connect cluster's pods)."""
+    return f"{args.source}-to-{args.target}"
+
+
+def password_secret_name(user: str) -> str:
+    """The Secret (same name on both clusters) holding the mirror user's SCRAM password."""
+    return f"{user}-password"
+
+
+def source_ca_secret_name(user: str) -> str:
+    """The Secret on the target holding the source cluster's CA certificate."""
+    return f"{user}-source-ca"
+
+
+def source_acls(args: KafkaMirrorArgs) -> list[dict]:
+    """The source user's ACLs: read and describe the mirrored topics, describe the cluster and
+    the followed groups; nothing else."""
+    reads = [_acl("topic", p, ("Read", "Describe", "DescribeConfigs")) for p in args.topic_prefixes]
+    reads += [_acl("cluster", None, ("Describe",))]
+    reads += [_acl("group", g, ("Describe",)) for g in args.group_prefixes]
+    return reads
+
+
+def target_acls(args: KafkaMirrorArgs) -> list[dict]:
+    """The target user's ACLs: its Connect group and topics, the remote topics (by the
+    replication policy's naming), the checkpoint and offset-sync topics, the followed groups."""
+    user = mirror_user(args.source, args.target)
+    remote = (f"{args.source}.",) if args.replication_policy == "prefix" else args.topic_prefixes
+    rw = ("Create", "Describe", "DescribeConfigs", "Read", "Write")
+    return [_acl("group", user, ("Read",), "literal"),
+            _acl("topic", f"{user}-", rw),  # Connect's config/offset/status topics
+            *[_acl("topic", p, (*rw, "Alter", "AlterConfigs")) for p in remote],
+            _acl("topic", f"{args.source}.checkpoints.internal", rw, "literal"),
+            _acl("topic", "mm2-offset-syncs.", rw),
+            _acl("cluster", None, ("Describe",)),
+            *[_acl("group", g, ("Read", "Describe")) for g in args.group_prefixes]]
+
+
+def mirror_spec(args: KafkaMirrorArgs) -> dict:
+    """The one `mirrors[]` entry: the source over TLS + SCRAM, the source connector, and with
+    group prefixes the checkpoint connector syncing their offsets."""
+    user = mirror_user(args.source, args.target)
+    policy = {"replication.policy.class": REPLICATION_POLICIES[args.replication_policy],
+              # Offset syncs live on the target, so the source user never writes.
+              "offset-syncs.topic.location": "target"}
+    mirror: dict = {
+        "source": {
+            "alias": args.source, "bootstrapServers": args.source_bootstrap,
+            "tls": {"trustedCertificates": [{"secretName": source_ca_secret_name(user),
+                                             "certificate": "ca.crt"}]},
+            "authentication": {"type": "scram-sha-512", "username": user,
+                               "passwordSecret": {"secretName": password_secret_name(user),
+                                                  "password": "password"}},
+        },
+        "sourceConnector": {"tasksMax": args.tasks_max, "config": {
+            **policy, "replication.factor": _RF, "offset-syncs.topic.replication.factor": _RF,
+            # ACLs are the User Operator's; MirrorMaker must not copy them.
+            "sync.topic.acls.enabled": "false", "refresh.topics.interval.seconds": 60}},
+        "topicsPattern": pattern(args.topic_prefixes),
+    }
+    if args.group_prefixes:
+        mirror["checkpointConnector"] = {"tasksMax": 1, "config": {
+            **policy, "checkpoints.topic.replication.factor": _RF,
+            "sync.group.offsets.enabled": "true", "emit.checkpoints.interval.seconds": 60,
+            "sync.group.offsets.interval.seconds": 60, "refresh.groups.interval.seconds": 300}}
+        mirror["groupsPattern"] = pattern(args.group_prefixes)
+    return mirror
+
+
+def mirror_maker_spec(args: KafkaMirrorArgs) -> dict:
+    """`spec` of the KafkaMirrorMaker2: the target over mTLS (Connect state topics at RF 3),
+    the mirror, the workers' resources."""
+    user, tgt = mirror_user(args.source, args.target), args.target
+    return {
+        "version": args.version,
+        "replicas": args.replicas,
+        "target": {
+            "alias": tgt, "bootstrapServers": args.target_bootstrap, "groupId": user,
+            "configStorageTopic": f"{user}-config",
+            "offsetStorageTopic": f"{user}-offsets",
+            "statusStorageTopic": f"{user}-status",
+            "tls": {"trustedCertificates": [{"secretName": cluster_ca_cert_secret(tgt),
+                                             "certificate": "ca.crt"}]},
+            "authentication": {"type": "tls", "certificateAndKey": {
+                "secretName": user, "certificate": "user.crt", "key": "user.key"}},
+            "config": {"config.storage.replication.factor": _RF,
+                       "offset.storage.replication.factor": _RF,
+                       "status.storage.replication.factor": _RF},
+        },
+        "mirrors": [mirror_spec(args)],
+        "resources": resources(MIRROR_MAKER),
+    }
+
+
+def source_egress_spec(args: KafkaMirrorArgs) -> dict:
+    """The workers' egress to the source site's load balancers, on the listener port only."""
+    return {"policyTypes": ["Egress"], "egress": [{
+        "to": [{"ipBlock": {"cidr": c}} for c in args.source_cidrs],
+        "ports": [{"protocol": "TCP", "port": CROSS_SITE_PORT}]}]}
+
+
+def mirror_maker_pods(args: KafkaMirrorArgs) -> dict:
+    """Selector of the MirrorMaker 2 worker pods."""
+    return {"matchLabels": {"strimzi.io/cluster": mirror_maker_name(args),
+                            "strimzi.io/kind": "KafkaMirrorMaker2"}}
+
+
 class KafkaMirror(pulumi.ComponentResource):
     """MirrorMaker 2 from one site's Kafka into another's, credentials and trust included.
 
@@ -123,24 +231,19 @@ class KafkaMirror(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:kafka:KafkaMirror", name, None, opts)
         src, tgt, ns = args.source, args.target, args.namespace
-        user = mirror_user(src, tgt)
-        mm2 = f"{src}-to-{tgt}"
+        user, mm2 = mirror_user(src, tgt), mirror_maker_name(args)
+        secret_name, ca_secret = password_secret_name(user), source_ca_secret_name(user)
         labels = object_labels(args.tags)
         password = random.RandomPassword(f"{name}-password", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
-        secret_name, ca_secret = f"{user}-password", f"{user}-source-ca"
 
         # Source side: the read-only SCRAM user and its password.
         on_source = pulumi.ResourceOptions(parent=self, provider=args.source_provider,
                                            depends_on=args.source_depends_on)
         src_secret = password_secret(f"{name}-source-password", secret_name, ns, labels,
                                      password.result, on_source)
-        reads = [_acl("topic", p, ("Read", "Describe", "DescribeConfigs"))
-                 for p in args.topic_prefixes]
-        reads += [_acl("cluster", None, ("Describe",))]
-        reads += [_acl("group", g, ("Describe",)) for g in args.group_prefixes]
         src_user = kafka_user(user, f"{name}-source-user", ns, src, labels,
-                              scram_authentication(secret_name), reads,
+                              scram_authentication(secret_name), source_acls(args),
                               pulumi.ResourceOptions(parent=self, provider=args.source_provider,
                                                      depends_on=[*args.source_depends_on,
                                                                  src_secret]))
@@ -152,74 +255,18 @@ class KafkaMirror(pulumi.ComponentResource):
         trust = k8s.core.v1.Secret(
             f"{name}-source-ca", metadata={"name": ca_secret, "namespace": ns, "labels": labels},
             type="Opaque", string_data={"ca.crt": args.source_ca_cert_pem}, opts=on_target)
-        remote = (f"{src}.",) if args.replication_policy == "prefix" else args.topic_prefixes
-        rw = ("Create", "Describe", "DescribeConfigs", "Read", "Write")
-        writes = [_acl("group", user, ("Read",), "literal"),
-                  _acl("topic", f"{user}-", rw),  # Connect's config/offset/status topics
-                  *[_acl("topic", p, (*rw, "Alter", "AlterConfigs")) for p in remote],
-                  _acl("topic", f"{src}.checkpoints.internal", rw, "literal"),
-                  _acl("topic", "mm2-offset-syncs.", rw),
-                  _acl("cluster", None, ("Describe",)),
-                  *[_acl("group", g, ("Read", "Describe")) for g in args.group_prefixes]]
         tgt_user = kafka_user(user, f"{name}-target-user", ns, tgt, labels, {"type": "tls"},
-                              writes, on_target)
+                              target_acls(args), on_target)
 
-        policy = {"replication.policy.class": REPLICATION_POLICIES[args.replication_policy],
-                  # Offset syncs live on the target, so the source user never writes.
-                  "offset-syncs.topic.location": "target"}
-        mirror: dict = {
-            "source": {
-                "alias": src, "bootstrapServers": args.source_bootstrap,
-                "tls": {"trustedCertificates": [{"secretName": ca_secret,
-                                                 "certificate": "ca.crt"}]},
-                "authentication": {"type": "scram-sha-512", "username": user,
-                                   "passwordSecret": {"secretName": secret_name,
-                                                      "password": "password"}},
-            },
-            "sourceConnector": {"tasksMax": args.tasks_max, "config": {
-                **policy, "replication.factor": _RF, "offset-syncs.topic.replication.factor": _RF,
-                # ACLs are the User Operator's; MirrorMaker must not copy them.
-                "sync.topic.acls.enabled": "false", "refresh.topics.interval.seconds": 60}},
-            "topicsPattern": pattern(args.topic_prefixes),
-        }
-        if args.group_prefixes:
-            mirror["checkpointConnector"] = {"tasksMax": 1, "config": {
-                **policy, "checkpoints.topic.replication.factor": _RF,
-                "sync.group.offsets.enabled": "true", "emit.checkpoints.interval.seconds": 60,
-                "sync.group.offsets.interval.seconds": 60, "refresh.groups.interval.seconds": 300}}
-            mirror["groupsPattern"] = pattern(args.group_prefixes)
         k8s.apiextensions.CustomResource(
             f"{name}-mirror-maker", api_version=API, kind="KafkaMirrorMaker2",
             metadata={"name": mm2, "namespace": ns, "labels": labels},
-            spec={
-                "version": args.version,
-                "replicas": args.replicas,
-                "target": {
-                    "alias": tgt, "bootstrapServers": args.target_bootstrap, "groupId": user,
-                    "configStorageTopic": f"{user}-config",
-                    "offsetStorageTopic": f"{user}-offsets",
-                    "statusStorageTopic": f"{user}-status",
-                    "tls": {"trustedCertificates": [{"secretName": cluster_ca_cert_secret(tgt),
-                                                     "certificate": "ca.crt"}]},
-                    "authentication": {"type": "tls", "certificateAndKey": {
-                        "secretName": user, "certificate": "user.crt", "key": "user.key"}},
-                    "config": {"config.storage.replication.factor": _RF,
-                               "offset.storage.replication.factor": _RF,
-                               "status.storage.replication.factor": _RF},
-                },
-                "mirrors": [mirror],
-                "resources": resources(MIRROR_MAKER),
-            },
+            spec=mirror_maker_spec(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[
                 *args.target_depends_on, tgt_secret, trust, tgt_user, src_user]))
-        network_policy(
-            f"{name}-egress", f"{mm2}-egress-source", ns, args.tags,
-            {"policyTypes": ["Egress"], "egress": [{
-                "to": [{"ipBlock": {"cidr": c}} for c in args.source_cidrs],
-                "ports": [{"protocol": "TCP", "port": CROSS_SITE_PORT}]}]},
-            self, depends_on=args.target_depends_on,
-            pod_selector={"matchLabels": {"strimzi.io/cluster": mm2,
-                                          "strimzi.io/kind": "KafkaMirrorMaker2"}})
+        network_policy(f"{name}-egress", f"{mm2}-egress-source", ns, args.tags,
+                       source_egress_spec(args), self, depends_on=args.target_depends_on,
+                       pod_selector=mirror_maker_pods(args))
 
         self.mirror_maker_name, self.user = mm2, user
         self.password_secret_name, self.source_ca_secret = secret_name, ca_secret
