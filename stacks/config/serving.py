@@ -5,7 +5,7 @@ namespace's quota covers every replica, failover sites differ and can be reached
 internet, images are pinned) is checked by `problems(cfg)` before anything is built.
 
 The image contract (MLflow 3.18, the platform's pinned MLflow; details in
-components/kubernetes/model_serving.py): each version's image is built by
+components/kubernetes/model_serving/): each version's image is built by
 
     MLFLOW_TRACKING_URI=https://mlflow.<cluster>.<baseDomain> \
     mlflow models build-docker -m models:/<registeredModel>/<version> \
