@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.charts import container_resources, pinned_release
-from components.kubernetes.objects import add_on_namespace, object_labels
+from components.kubernetes.objects import CERT_MANAGER_API, add_on_namespace, object_labels
 from components.kubernetes.platform_ca import CaMaterial
 from components.tags import StandardTags
 
@@ -23,7 +23,6 @@ CLUSTER_ISSUER = "platform-ca"
 _BOOTSTRAP_ISSUER = "platform-ca-bootstrap"
 #: Secret holding the CA key pair; a CA ClusterIssuer reads it from cert-manager's own namespace.
 _CA_SECRET = "platform-ca"
-_API = "cert-manager.io/v1"
 
 
 def _values() -> dict:
@@ -69,7 +68,7 @@ def install_cert_manager(
                 else _self_signed_ca(name, cluster_name, labels, parent, release))
     issuer = k8s.apiextensions.CustomResource(
         f"{name}-cluster-issuer",
-        api_version=_API,
+        api_version=CERT_MANAGER_API,
         kind="ClusterIssuer",
         metadata={"name": CLUSTER_ISSUER, "labels": labels},
         spec={"ca": {"secretName": _CA_SECRET}},
@@ -100,7 +99,7 @@ def _self_signed_ca(name: str, cluster_name: str, labels: dict[str, str],
     after_release = pulumi.ResourceOptions(parent=parent, depends_on=[release])
     bootstrap = k8s.apiextensions.CustomResource(
         f"{name}-bootstrap-issuer",
-        api_version=_API,
+        api_version=CERT_MANAGER_API,
         kind="Issuer",
         metadata={"name": _BOOTSTRAP_ISSUER, "namespace": NAMESPACE, "labels": labels},
         spec={"selfSigned": {}},
@@ -108,7 +107,7 @@ def _self_signed_ca(name: str, cluster_name: str, labels: dict[str, str],
     )
     ca = k8s.apiextensions.CustomResource(
         f"{name}-ca-certificate",
-        api_version=_API,
+        api_version=CERT_MANAGER_API,
         kind="Certificate",
         metadata={"name": _CA_SECRET, "namespace": NAMESPACE, "labels": labels},
         spec={

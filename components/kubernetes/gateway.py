@@ -17,7 +17,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.charts import container_resources, pinned_release
-from components.kubernetes.objects import PLATFORM_NAMESPACE_LABEL, add_on_namespace, object_labels
+from components.kubernetes.objects import (
+    ENVOY_GATEWAY_API,
+    GATEWAY_API,
+    PLATFORM_NAMESPACE_LABEL,
+    add_on_namespace,
+    object_labels,
+)
 from components.tags import StandardTags
 
 NAMESPACE = "gateway"
@@ -26,8 +32,6 @@ GATEWAY_CLASS = "envoy"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 TLS_SECRET = "platform-gateway-tls"
 _PROXY_CONFIG = "platform-proxy"
-_EG_API = "gateway.envoyproxy.io/v1alpha1"
-_GW_API = "gateway.networking.k8s.io/v1"
 
 #: Service annotations that keep the proxies' load balancer private on each cloud (the platform
 #: is reached over the VPN); on-prem the cluster's own load balancer (e.g. MetalLB) applies.
@@ -81,7 +85,7 @@ def install_envoy_gateway(
     labels = object_labels(tags)
     proxy = k8s.apiextensions.CustomResource(
         f"{name}-proxy-config",
-        api_version=_EG_API,
+        api_version=ENVOY_GATEWAY_API,
         kind="EnvoyProxy",
         metadata={"name": _PROXY_CONFIG, "namespace": NAMESPACE, "labels": labels},
         spec=_proxy_spec(site),
@@ -89,7 +93,7 @@ def install_envoy_gateway(
     )
     gateway_class = k8s.apiextensions.CustomResource(
         f"{name}-class",
-        api_version=_GW_API,
+        api_version=GATEWAY_API,
         kind="GatewayClass",
         metadata={"name": GATEWAY_CLASS, "labels": labels},
         spec={
@@ -121,7 +125,7 @@ def platform_gateway(
     """
     return k8s.apiextensions.CustomResource(
         name,
-        api_version=_GW_API,
+        api_version=GATEWAY_API,
         kind="Gateway",
         metadata={
             "name": GATEWAY,

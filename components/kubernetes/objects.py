@@ -122,3 +122,12 @@ def network_policy(
 def in_namespace(name: str) -> dict:
     """A NetworkPolicy peer selecting every pod of namespace `name`."""
     return {"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: name}}}
+
+
+# API versions of the custom resources the platform creates, each the version the pinned
+# chart's CRDs serve (components/kubernetes/charts.py); one definition each.
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+ENVOY_GATEWAY_API = "gateway.envoyproxy.io/v1alpha1"
+MONITORING_API = "monitoring.coreos.com/v1"
+MONITORING_ALPHA_API = "monitoring.coreos.com/v1alpha1"
+CERT_MANAGER_API = "cert-manager.io/v1"

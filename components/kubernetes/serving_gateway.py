@@ -35,14 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from components.kubernetes.charts import container_resources
 from components.kubernetes.gateway import GATEWAY_CLASS, NAMESPACE
-from components.kubernetes.objects import known_name, object_labels
+from components.kubernetes.objects import ENVOY_GATEWAY_API, GATEWAY_API, known_name, object_labels
 from components.tags import StandardTags
 
 PUBLIC_GATEWAY = "serving-public"
 _PROXY_CONFIG = "serving-public-proxy"
 _TLS_SECRET = "serving-public-tls"
-_EG_API = "gateway.envoyproxy.io/v1alpha1"
-_GW_API = "gateway.networking.k8s.io/v1"
 #: Labels Envoy Gateway puts on the proxy pods of a Gateway.
 _OWNER_LABELS = {
     "gateway.envoyproxy.io/owning-gateway-name": PUBLIC_GATEWAY,
@@ -119,7 +117,7 @@ class PublicGateway(pulumi.ComponentResource):
         after = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
         proxy = k8s.apiextensions.CustomResource(
             f"{name}-proxy",
-            api_version=_EG_API,
+            api_version=ENVOY_GATEWAY_API,
             kind="EnvoyProxy",
             metadata={"name": _PROXY_CONFIG, "namespace": NAMESPACE, "labels": labels},
             spec=_proxy_spec(args),
@@ -127,7 +125,7 @@ class PublicGateway(pulumi.ComponentResource):
         )
         gateway = k8s.apiextensions.CustomResource(
             f"{name}-gateway",
-            api_version=_GW_API,
+            api_version=GATEWAY_API,
             kind="Gateway",
             metadata={
                 "name": PUBLIC_GATEWAY,

@@ -34,7 +34,7 @@ from components.kubernetes.kafka.strimzi import (
     password_secret,
     scram_authentication,
 )
-from components.kubernetes.objects import network_policy, object_labels
+from components.kubernetes.objects import MONITORING_API, network_policy, object_labels
 
 _CA_USES = ["cert_signing", "crl_signing", "digital_signature"]
 
@@ -97,7 +97,7 @@ class KafkaCluster(pulumi.ComponentResource):
                            pod_selector=rule.pod_selector)
         if args.monitoring_crd is not None:
             k8s.apiextensions.CustomResource(
-                f"{name}-pod-monitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
+                f"{name}-pod-monitor", api_version=MONITORING_API, kind="PodMonitor",
                 metadata={"name": f"{k}-kafka", "namespace": ns, "labels": owned},
                 spec=pod_monitor_spec(k, ns),
                 opts=pulumi.ResourceOptions(parent=self,

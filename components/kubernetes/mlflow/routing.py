@@ -10,10 +10,6 @@ from components.kubernetes import gateway
 from components.kubernetes.mlflow.args import OidcAuth
 from components.kubernetes.mlflow.names import APP, OIDC_SECRET, PORT, SERVER_LABELS
 
-SECURITY_POLICY_API = "gateway.envoyproxy.io/v1alpha1"
-HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
-SERVICE_MONITOR_API = "monitoring.coreos.com/v1"
-
 
 def service_spec() -> dict[str, Any]:
     """The ClusterIP Service in front of the replicas."""

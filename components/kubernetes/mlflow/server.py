@@ -27,7 +27,7 @@ from components.kubernetes.mlflow.names import (
     TEAMS_CONFIGMAP,
     internal_url,
 )
-from components.kubernetes.objects import network_policy
+from components.kubernetes.objects import ENVOY_GATEWAY_API, GATEWAY_API, MONITORING_API, network_policy
 
 
 class TrackingServer(pulumi.ComponentResource):
@@ -97,7 +97,7 @@ class TrackingServer(pulumi.ComponentResource):
         if args.monitoring_crds is not None:
             k8s.apiextensions.CustomResource(
                 f"{name}-service-monitor",
-                api_version=routing.SERVICE_MONITOR_API,
+                api_version=MONITORING_API,
                 kind="ServiceMonitor",
                 metadata=at.meta(APP),
                 spec=routing.service_monitor_spec(args.namespace),
@@ -233,7 +233,7 @@ def _gateway_route(name: str, args: TrackingServerArgs, at: _Placement,
     is never served unauthenticated (not even for a moment on create or replace)."""
     policy = k8s.apiextensions.CustomResource(
         f"{name}-auth",
-        api_version=routing.SECURITY_POLICY_API,
+        api_version=ENVOY_GATEWAY_API,
         kind="SecurityPolicy",
         metadata=at.meta(APP),
         spec=routing.security_policy_spec(args.hostname, args.oidc),
@@ -241,7 +241,7 @@ def _gateway_route(name: str, args: TrackingServerArgs, at: _Placement,
     )
     k8s.apiextensions.CustomResource(
         f"{name}-route",
-        api_version=routing.HTTP_ROUTE_API,
+        api_version=GATEWAY_API,
         kind="HTTPRoute",
         metadata=at.meta(APP),
         spec=routing.http_route_spec(args.hostname),

@@ -20,14 +20,12 @@ from components.kubernetes.model_serving.pod import (
     version_metadata,
 )
 from components.kubernetes.model_serving.routes import (
-    EG_API,
-    GW_API,
     health_route_spec,
     inference_route_spec,
     jwt_policy_spec,
     upstream_policy_spec,
 )
-from components.kubernetes.objects import known_name
+from components.kubernetes.objects import ENVOY_GATEWAY_API, GATEWAY_API, known_name
 
 
 class ModelServing(pulumi.ComponentResource):
@@ -76,23 +74,23 @@ class ModelServing(pulumi.ComponentResource):
         auth_first: list[pulumi.Resource] = []
         if args.auth is not None:
             auth_first.append(k8s.apiextensions.CustomResource(
-                f"{name}-jwt", api_version=EG_API, kind="SecurityPolicy",
+                f"{name}-jwt", api_version=ENVOY_GATEWAY_API, kind="SecurityPolicy",
                 metadata={"name": f"{model}-jwt", "namespace": ns, "labels": base},
                 spec=jwt_policy_spec(model, args.auth),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after)))
         route = k8s.apiextensions.CustomResource(
-            f"{name}-route", api_version=GW_API, kind="HTTPRoute",
+            f"{name}-route", api_version=GATEWAY_API, kind="HTTPRoute",
             metadata={"name": model, "namespace": ns, "labels": base},
             spec=inference_route_spec(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, *services.values(),
                                                                  *auth_first]))
         health_route = k8s.apiextensions.CustomResource(
-            f"{name}-health-route", api_version=GW_API, kind="HTTPRoute",
+            f"{name}-health-route", api_version=GATEWAY_API, kind="HTTPRoute",
             metadata={"name": f"{model}-health", "namespace": ns, "labels": base},
             spec=health_route_spec(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, *services.values()]))
         k8s.apiextensions.CustomResource(
-            f"{name}-upstream", api_version=EG_API, kind="BackendTrafficPolicy",
+            f"{name}-upstream", api_version=ENVOY_GATEWAY_API, kind="BackendTrafficPolicy",
             metadata={"name": f"{model}-upstream", "namespace": ns, "labels": base},
             spec=upstream_policy_spec(model),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, route, health_route]))

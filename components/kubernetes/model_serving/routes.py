@@ -15,9 +15,6 @@ from components.kubernetes.model_serving.contract import (
 )
 from components.kubernetes.serving_gateway import PUBLIC_GATEWAY
 
-GW_API = "gateway.networking.k8s.io/v1"
-EG_API = "gateway.envoyproxy.io/v1alpha1"
-
 
 def gateway_parents(args: ModelServingArgs) -> list[dict]:
     """The platform Gateway's https listener, and `serving-public` with a public hostname."""

@@ -14,9 +14,9 @@ from components.kubernetes.monitoring.constants import (
     ALERT_RECEIVER,
     ALERT_RECEIVER_SECRET,
     ALERT_ROUTING,
-    MONITORING_ALPHA_API,
     REPEAT_INTERVAL,
 )
+from components.kubernetes.objects import MONITORING_ALPHA_API
 
 #: Notification text (Go templates of Alertmanager) for chat receivers.
 _TITLE = ('[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}'

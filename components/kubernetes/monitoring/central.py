@@ -13,16 +13,15 @@ import pulumi_kubernetes as k8s
 from components.kubernetes import gateway
 from components.kubernetes.dashboards import DASHBOARD_LABEL
 from components.kubernetes.monitoring.constants import (
-    GATEWAY_API,
     GRAFANA_PORT,
     GRAFANA_SERVICE,
-    MONITORING_API,
     NAMESPACE,
     PROMETHEUS_PORT,
     PROMETHEUS_SERVICE,
     REMOTE_WRITE_PATH,
     RULES,
 )
+from components.kubernetes.objects import GATEWAY_API, MONITORING_API
 
 
 def _gateway_ref() -> dict[str, str]:

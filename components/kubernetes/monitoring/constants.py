@@ -97,7 +97,3 @@ CONTROL_PLANE_PORTS = (10257, 10259, 2381, 10249)
 #: The API server: 443 on the managed clouds (and its Service), 6443 on kubeadm clusters.
 API_PORTS = (443, 6443)
 #: apiVersions of the custom resources the component creates.
-MONITORING_API = "monitoring.coreos.com/v1"
-MONITORING_ALPHA_API = "monitoring.coreos.com/v1alpha1"
-GATEWAY_API = "gateway.networking.k8s.io/v1"
-ENVOY_GATEWAY_API = "gateway.envoyproxy.io/v1alpha1"

@@ -16,7 +16,6 @@ import pulumi_random as random
 from components.inputs import StrInput
 from components.kubernetes.monitoring.args import RemoteWriteArgs
 from components.kubernetes.monitoring.constants import (
-    ENVOY_GATEWAY_API,
     GRAFANA_ADMIN_SECRET,
     GRAFANA_ADMIN_USER,
     HTPASSWD_SECRET,
@@ -24,6 +23,7 @@ from components.kubernetes.monitoring.constants import (
     REMOTE_WRITE_CA_SECRET,
     SECURITY_POLICY,
 )
+from components.kubernetes.objects import ENVOY_GATEWAY_API
 
 
 def htpasswd(users: Mapping[str, str]) -> str:

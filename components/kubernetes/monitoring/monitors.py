@@ -18,8 +18,8 @@ from components.kubernetes.monitoring.constants import (
     ENVOY_PROXY_LABELS,
     GKE_DCGM_LABELS,
     GKE_DCGM_NAMESPACE,
-    MONITORING_API,
 )
+from components.kubernetes.objects import MONITORING_API
 
 #: (name, kind, spec) of one monitor.
 MonitorSpec = tuple[str, str, dict[str, Any]]

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.kubernetes.objects import known_name, network_policy, object_labels
+from components.kubernetes.objects import MONITORING_API, known_name, network_policy, object_labels
 from components.kubernetes.postgres_onprem.cluster_args import (
     CNPG_API,
     POSTGRES_PORT,
@@ -96,7 +96,7 @@ class OnPremPostgres(pulumi.ComponentResource):
             )
         if args.monitoring_crds is not None:
             k8s.apiextensions.CustomResource(
-                f"{name}-pod-monitor", api_version="monitoring.coreos.com/v1", kind="PodMonitor",
+                f"{name}-pod-monitor", api_version=MONITORING_API, kind="PodMonitor",
                 metadata={"name": cluster_name, "namespace": ns, "labels": labels},
                 spec=pod_monitor_spec(args),
                 opts=pulumi.ResourceOptions(parent=self,
