@@ -14,6 +14,7 @@ from kubernetes_validate.utils import all_versions
 
 from components import network_plan as plan
 from components.gpu_catalog import check_gpu_pool
+from components.kubernetes.objects import RESERVED_NAMESPACES as KUBERNETES_NAMESPACES
 from stacks.checks.problems import MISSING, ConfigProblem, key_path
 from stacks.config.kubernetes import GpuPool
 from stacks.config.platform import PlatformConfig
@@ -21,17 +22,13 @@ from stacks.plan.clusters import planned_clusters
 
 #: Oldest minor version accepted: older ones are out of support on EKS, GKE and AKS.
 MIN_VERSION = 30
-
-
 #: Minor versions the offline schema check (kubernetes-validate) has schemas for.
 SUPPORTED_VERSIONS: tuple[str, ...] = tuple(
     sorted({".".join(v.split(".")[:2]) for v in all_versions()
             if int(v.split(".")[1]) >= MIN_VERSION}, key=lambda v: int(v.split(".")[1])))
 
-
 #: Longest cluster name each service accepts.
 NAME_LIMITS = {"aws": 100, "gcp": 40, "azure": 63}
-
 
 #: On-prem CSI drivers whose encryption we know how to switch on: parameter -> required value.
 ONPREM_ENCRYPTION = {
@@ -39,15 +36,13 @@ ONPREM_ENCRYPTION = {
     "driver.longhorn.io": {"encrypted": "true"},
 }
 
-
 #: Namespaces the add-ons own; platform namespaces must not take them.
 RESERVED_NAMESPACES = frozenset({
-    "default", "kube-system", "kube-public", "kube-node-lease", "cert-manager",
+    *KUBERNETES_NAMESPACES, "cert-manager",
     "envoy-gateway-system", "gateway", "gpu-operator", "metrics-server",
     # the services' operators and node-level agents (privileged or cluster-wide)
     "cnpg-system", "monitoring-host",
 })
-
 
 _FIELD_WORDS = (("gpu count", "gpuCount"), ("machine type", "machineType"),
                 ("instance type", "machineType"), ("VM size", "machineType"), ("MIG", "migProfile"),

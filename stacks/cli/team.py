@@ -23,11 +23,7 @@ from stacks.preview.team_file import TeamFile
 from stacks.program.validate import parse_platform
 
 EXIT_OK, EXIT_USAGE, EXIT_PROGRAM = 0, 2, 3
-
-
 TEAM_TYPE = "hybridml:teams:Team"
-
-
 #: What holds data (or the keys to it), by the input that names it: shown before a team is
 #: removed. Removal is refused for every owned resource that is protected, whatever its type.
 STATEFUL_TYPES = {

@@ -17,8 +17,6 @@ def _text(value: object) -> object:
 
 
 Cidr = Annotated[IPv4Network, BeforeValidator(_text)]
-
-
 Ipv4 = Annotated[IPv4Address, BeforeValidator(_text)]
 
 

@@ -19,14 +19,8 @@ from components.kubernetes.kafka import SUPPORTED_KAFKA_VERSIONS, KafkaSizing
 from stacks.config.base import CLUSTER_REF, ConfigModel
 
 _SIZE = r"^[0-9]+(Gi|Ti)$"
-
-
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Mi|Gi)?$"
-
-
 _NAME = r"^[a-z0-9]([a-z0-9.-]{0,247}[a-z0-9])?$"
-
-
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,58}[a-z0-9])?$"
 
 
@@ -34,14 +28,9 @@ PREFIX_PATTERN = r"^[a-zA-Z0-9._-]{1,200}$"
 
 
 _LABEL_KEY = r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
-
-
 DEFAULT_KAFKA_VERSION = SUPPORTED_KAFKA_VERSIONS[-1]
-
-
 #: Users the program creates for MirrorMaker 2 are named `mm2-<source>-to-<target>`.
 RESERVED_USER_PREFIX = "mm2-"
-
 
 Operation = Literal["Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction",
                     "AlterConfigs", "DescribeConfigs", "IdempotentWrite", "All"]

@@ -14,8 +14,6 @@ from components.regions import AWS_REGIONS, AZURE_LOCATIONS, GCP_REGIONS
 from stacks.config.base import Cidr, ConfigModel
 
 _VERSION = r"^1\.\d{1,2}$"
-
-
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 

@@ -15,13 +15,8 @@ from pydantic import Field
 from stacks.config.base import Cidr, ConfigModel
 
 _SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
-
-
 _HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
-
-
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
-
 
 #: Backup retention (days) when `database.backupRetentionDays` is not set, by environment.
 DEFAULT_BACKUP_RETENTION = {"prod": 14, "staging": 7, "dev": 7}

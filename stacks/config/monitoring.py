@@ -19,11 +19,7 @@ from stacks.config.base import CLUSTER_REF, Cidr, ConfigModel
 
 #: A Prometheus duration as the Prometheus CRD accepts for `retention` (e.g. 2d, 30d, 12h).
 _DURATION = r"^(0|([0-9]+(ms|s|m|h|d|w|y))+)$"
-
-
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
-
-
 _HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
 
 

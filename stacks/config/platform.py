@@ -21,24 +21,16 @@ from stacks.config.services import Services
 from stacks.config.teams import Team
 
 PROJECT = "hybrid-ml-platform"
-
-
 #: The structured config key that holds the whole platform config.
 CONFIG_KEY = "platform"
 
-
 _NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
-
-
 _SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
-
 Environment = Literal[ENVIRONMENTS]  # type: ignore[valid-type]
-
-
 CloudSite = Literal["aws", "gcp", "azure"]
 
 

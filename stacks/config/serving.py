@@ -30,18 +30,10 @@ from stacks.config.base import ClusterRef, ConfigModel, Ipv4
 
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"
-
-
 _DNS_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-
-
 _HTTPS_URL = r"^https://[^\s/]+(/\S*)?$"
-
-
 #: Largest canary share: a canary is an experiment, the stable version keeps the majority.
 MAX_CANARY_WEIGHT = 50
-
-
 #: Pods a Deployment may add above its replicas during a rollout (maxSurge): the quota needs room.
 SURGE_PODS = 1
 

@@ -22,20 +22,11 @@ TEAM_NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ti)?$"
-
-
 _GROUP = r"^[A-Za-z0-9][A-Za-z0-9:@._-]{0,127}$"
-
-
 #: DNS labels joined by dots: the KafkaTopic is a Kubernetes object of this name.
 _TOPIC = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-
-
-
 #: Namespaces of teams are `team-<name>`; platform namespaces may not take that form.
 NAMESPACE_PREFIX = "team-"
-
-
 #: A team's artifact store is `t-<name>` (a logical store name, like `artifacts`).
 STORE_PREFIX = "t-"
 

@@ -54,15 +54,9 @@ from stacks.preview.plan_file import SECRET_TEXT, UNKNOWN_TEXT
 
 LEVELS = {pb.ADVISORY: "advisory", pb.MANDATORY: "mandatory", pb.REMEDIATE: "remediate",
           pb.DISABLED: "disabled"}
-
-
 _SEVERITY = {1: "low", 2: "medium", 3: "high", 4: "critical"}
-
-
 _GRPC_OPTS = [("grpc.max_receive_message_length", 400 << 20),
               ("grpc.max_send_message_length", 400 << 20)]
-
-
 _WINDOW = 16  # Analyze calls in flight: hides round trips (1000 resources: 1.7s sequential, 0.8s)
 
 

@@ -23,14 +23,8 @@ from referencing import Registry, Resource
 from stacks.preview.plan_file import SECRET_TEXT, UNKNOWN_TEXT
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-
-
 PROVIDER = "pulumi:providers:kubernetes"
-
-
 CLUSTER_SCOPED = "_cluster"
-
-
 _PLACEHOLDERS = (SECRET_TEXT, UNKNOWN_TEXT)
 
 

@@ -23,16 +23,9 @@ from pulumi.runtime.config import set_all_config
 
 #: Wire sentinels, as in the Pulumi SDK's rpc module.
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
 RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-
-
 SIG_KEY = "4dabf18193072939515e22adb298388d"
-
-
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -114,19 +107,50 @@ class _CapturingMonitor(mocks.MockMonitor):
         super().__init__(resource_mocks or PreviewMocks())
         self._capture = capture
         self._on_register = on_register
+        #: Former URNs of each registered resource that has any (see `alias_urns`).
+        self._aliases: dict[str, list[str]] = {}
 
-    def make_urn(self, parent: str, type_: str, name: str) -> str:
+    def make_urn(self, parent: str, type_: str, name: str, stack_name: str = "",
+                 project: str = "") -> str:
         # As the engine does: children of the root stack are not qualified by it, and
         # deeper children carry their parent's whole qualified type.
         if parent:
             parent_type = parent.split("::")[2]
             if parent_type != STACK_TYPE:
                 type_ = f"{parent_type}${type_}"
-        return f"urn:pulumi:{settings.get_stack()}::{settings.get_project()}::{type_}::{name}"
+        return (f"urn:pulumi:{stack_name or settings.get_stack()}::"
+                f"{project or settings.get_project()}::{type_}::{name}")
+
+    def alias_urns(self, request: Any) -> list[str]:
+        """The former URNs of a resource, resolved as the engine resolves `aliases`: each alias
+        (a URN, or a spec whose unset fields default to the resource's own), and the resource
+        under every former URN of its parent, which children inherit."""
+        out = list(request.aliasURNs)
+        own_parents = [request.parent, *self._aliases.get(request.parent, [])]
+        for alias in request.aliases:
+            if alias.urn:
+                out.append(alias.urn)
+                continue
+            spec = alias.spec
+            if spec.noParent:
+                parents = [""]
+            elif spec.parentUrn:
+                parents = [spec.parentUrn]
+            else:
+                parents = own_parents
+            for parent in parents:
+                out.append(self.make_urn(parent, spec.type or request.type,
+                                         spec.name or request.name, spec.stack, spec.project))
+        for parent in own_parents[1:]:
+            out.append(self.make_urn(parent, request.type, request.name))
+        return list(dict.fromkeys(out))
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         urn = self.make_urn(request.parent, request.type, request.name)
+        aliases = self.alias_urns(request)
+        if aliases:
+            self._aliases[urn] = aliases
         record = Captured(
             urn=urn,
             type=request.type,
@@ -140,7 +164,7 @@ class _CapturingMonitor(mocks.MockMonitor):
             property_dependencies={
                 k: list(v.urns) for k, v in request.propertyDependencies.items()
             },
-            options=_options(request),
+            options=_options(request, aliases),
         )
         self._capture.resources.append(record)
         if self._on_register is not None:
@@ -156,16 +180,18 @@ class _CapturingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def _options(request: Any) -> dict[str, Any]:
+def _options(request: Any, aliases: list[str]) -> dict[str, Any]:
     opts: dict[str, Any] = {}
     if request.deleteBeforeReplace:
         opts["deleteBeforeReplace"] = True
     if request.retainOnDelete:
         opts["retainOnDelete"] = True
-    for name in ("ignoreChanges", "replaceOnChanges", "additionalSecretOutputs", "aliasURNs"):
+    for name in ("ignoreChanges", "replaceOnChanges", "additionalSecretOutputs"):
         values = list(getattr(request, name))
         if values:
             opts[name] = values
+    if aliases:
+        opts["aliasURNs"] = aliases
     if request.providers:
         opts["providers"] = {k: _provider_urn(v) for k, v in request.providers.items()}
     if request.deletedWith:

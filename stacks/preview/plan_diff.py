@@ -25,26 +25,17 @@ from stacks.preview.plan_file import SECRET_TEXT, UNKNOWN_TEXT
 
 #: How the terminal shows a value that a real preview knows only after apply.
 KNOWN_AFTER_APPLY = "(known after apply)"
-
-
 SECRET_CHANGED = "secret changed?"
-
-
 #: Resource options compared besides the plan's top-level protect/provider/parent.
+# Not aliasURNs: an alias names where the resource was, which is no change to it.
 _OPTIONS = ("deleteBeforeReplace", "retainOnDelete", "ignoreChanges", "replaceOnChanges",
-            "additionalSecretOutputs", "aliasURNs", "providers", "deletedWith", "import",
+            "additionalSecretOutputs", "providers", "deletedWith", "import",
             "version", "customTimeouts")
-
-
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
 _MISSING = object()
 
 
 _SHOWN_CHARS = 160
-
-
 _SHOWN_LINES = 40
 
 
@@ -94,6 +85,8 @@ class PlanDiff:
     added: list[dict[str, str]] = field(default_factory=list)
     deleted: list[dict[str, str]] = field(default_factory=list)
     changed: list[ResourceChange] = field(default_factory=list)
+    #: Resources found under a new URN through their aliases: (old URN, new URN).
+    renamed: list[tuple[str, str]] = field(default_factory=list)
     unchanged: int = 0
     #: Stack outputs (`pulumi stack output`) that differ.
     outputs: list[Change] = field(default_factory=list)
@@ -194,11 +187,13 @@ def _matches(pattern: str, path: str) -> bool:
     return path.startswith(pattern) and path[len(pattern)] in ".["
 
 
-def _resource_change(old: dict[str, Any], new: dict[str, Any]) -> ResourceChange:
+def _resource_change(old: dict[str, Any], new: dict[str, Any],
+                     renamed: dict[str, str]) -> ResourceChange:
     change = ResourceChange(urn=new["urn"], type=new["type"], name=new["name"])
     change.inputs = diff_values(old.get("inputs") or {}, new.get("inputs") or {})
     for key in ("protect", "provider", "parent"):
-        if old.get(key) != new.get(key):
+        # A parent or provider that moved to a new URN through its aliases is the same one.
+        if renamed.get(old.get(key), old.get(key)) != new.get(key):
             change.options.append(Change(key, "update", old=old.get(key), new=new.get(key)))
     old_opts, new_opts = old.get("options") or {}, new.get("options") or {}
     for key in _OPTIONS:
@@ -216,21 +211,34 @@ def _resource_change(old: dict[str, Any], new: dict[str, Any]) -> ResourceChange
 
 
 def diff_plans(old: dict[str, Any], new: dict[str, Any], old_path: str = "") -> PlanDiff:
-    """What `new` adds, deletes and changes against `old`, by URN."""
+    """What `new` adds, deletes and changes against `old`, by URN or, as the engine matches a
+    renamed resource, by one of its aliases (`options.aliasURNs`)."""
     old_by_urn = {r["urn"]: r for r in old["resources"]}
-    new_urns = {r["urn"] for r in new["resources"]}
     diff = PlanDiff(old_path=old_path, project=new.get("project", ""), stack=new.get("stack", ""))
+    matched: dict[str, dict[str, Any]] = {}  # new URN -> the old resource it is
+    renamed: dict[str, str] = {}  # old URN -> new URN
     for r in new["resources"]:
-        before = old_by_urn.get(r["urn"])
+        if r["urn"] in old_by_urn:
+            matched[r["urn"]] = old_by_urn[r["urn"]]
+            continue
+        former = next((a for a in (r.get("options") or {}).get("aliasURNs") or []
+                       if a in old_by_urn and a not in renamed), None)
+        if former is not None:
+            matched[r["urn"]] = old_by_urn[former]
+            renamed[former] = r["urn"]
+    for r in new["resources"]:
+        before = matched.get(r["urn"])
         if before is None:
             diff.added.append(_identity(r))
             continue
-        change = _resource_change(before, r)
+        change = _resource_change(before, r, renamed)
         if change.inputs or change.options:
             diff.changed.append(change)
         else:
             diff.unchanged += 1
-    diff.deleted = [_identity(r) for r in old["resources"] if r["urn"] not in new_urns]
+    diff.renamed = list(renamed.items())
+    kept = {r["urn"] for r in matched.values()}
+    diff.deleted = [_identity(r) for r in old["resources"] if r["urn"] not in kept]
     diff.outputs = diff_values(old.get("outputs") or {}, new.get("outputs") or {})
     return diff
 
@@ -248,6 +256,7 @@ def diff_json(diff: PlanDiff) -> dict[str, Any]:
             "options": [o.as_json() for o in c.options],
         } for c in diff.changed],
         "delete": diff.deleted,
+        "rename": [{"old": old, "new": new} for old, new in diff.renamed],
         "outputs": [o.as_json() for o in diff.outputs],
     }
 
@@ -306,6 +315,8 @@ def diff_lines(diff: PlanDiff) -> list[str]:
             lines += _change_lines(change, "      ")
     for r in diff.deleted:
         lines.append(f"  - {r['type']} {r['name']} (delete)")
+    for old, new in diff.renamed:
+        lines.append(f"  = {new} (renamed through an alias from {old})")
     if diff.outputs:
         lines.append("  Outputs:")
         for change in diff.outputs:
@@ -313,6 +324,7 @@ def diff_lines(diff: PlanDiff) -> list[str]:
     if len(lines) == 1:
         lines.append("  no changes")
     s = diff.summary
+    renames = f", {len(diff.renamed)} renamed through aliases" if diff.renamed else ""
     lines.append(f"{s['add']} to add, {s['change']} to change, {s['delete']} to delete, "
-                 f"{s['unchanged']} unchanged")
+                 f"{s['unchanged']} unchanged{renames}")
     return lines

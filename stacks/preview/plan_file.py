@@ -9,8 +9,6 @@ from typing import Any
 from stacks.preview.offline import RESOURCE_SIG, SECRET_SIG, SIG_KEY, UNKNOWN, Capture
 
 SECRET_TEXT = "[secret]"
-
-
 UNKNOWN_TEXT = "[unknown]"
 
 

@@ -37,11 +37,8 @@ from stacks.program.providers import Providers
 
 #: Stack output: every cluster with its site, region, version and GPU pools (no secrets).
 CLUSTERS_OUTPUT = "clusters"
-
-
 #: Secret stack output: each cluster's kubeconfig, by cluster name.
 KUBECONFIG_OUTPUT = "kubeconfigs"
-
 
 _SYSTEM_MACHINE = {"aws": "m6i.xlarge", "gcp": "e2-standard-4", "azure": "Standard_D4ds_v5"}
 

@@ -32,8 +32,6 @@ from stacks.program.providers import Providers
 
 #: Stack output with everything the on-prem VPN devices need except the keys.
 ONPREM_OUTPUT = "onpremVpn"
-
-
 #: Secret stack output with the pre-shared key of every tunnel, by tunnel name.
 PSK_OUTPUT = "vpnPreSharedKeys"
 

@@ -43,8 +43,6 @@ from stacks.program.stores import StoreSite, build_store, grant_store_access, st
 
 #: Stack output: each team's clusters, namespace, stores and Kafka user.
 TEAMS_OUTPUT = "teams"
-
-
 #: Objects of a team's own store live under this prefix (the S3 grant is limited to it).
 TEAM_PREFIX = "artifacts"
 

@@ -29,14 +29,8 @@ from stacks.render.graph_services import (
 )
 
 CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
-
-
 KUBERNETES_NAMES = {"aws": "EKS", "gcp": "GKE", "azure": "AKS", ONPREM: "Cluster"}
-
-
 NETWORK_NAMES = {"aws": "VPC", "gcp": "VPC subnets", "azure": "VNet"}
-
-
 STORE_KINDS = {"aws": "S3 bucket", "gcp": "Cloud Storage bucket", "azure": "Blob storage"}
 
 

@@ -9,22 +9,15 @@ import subprocess
 from stacks.render.graph_model import Group, Node, PlatformGraph
 
 FORMATS = ("mermaid", "dot", "svg", "png")
-
-
 DOT_NOT_FOUND = "Graphviz `dot` not found; use --format mermaid or install graphviz"
-
 
 #: Mermaid node shapes by kind: (opening, closing) around the quoted label.
 _MERMAID_SHAPES = {
     "net": ("[", "]"), "vpn": ("{{", "}}"), "system": ("[", "]"),
     "gpu": ("[[", "]]"), "store": ("[(", ")]"), "svc": ("(", ")"), "team": ("([", "])"),
 }
-
-
 _MERMAID_ARROWS = {"vpn": "<==>", "data": "-->", "monitoring": "-.->", "replication": "-.->",
                    "failover": "-.->"}
-
-
 #: Fill and stroke per kind, shared by both formats.
 _COLOURS = {
     "site": ("#f6f8fa", "#57606a"), "cluster": ("#ddf4ff", "#0969da"),
@@ -32,12 +25,8 @@ _COLOURS = {
     "gpu": ("#dafbe1", "#1a7f37"), "store": ("#fbefff", "#8250df"), "svc": ("#ffebe9", "#cf222e"),
     "team": ("#fff1e5", "#bc4c00"),
 }
-
-
 _DOT_SHAPES = {"net": "box", "vpn": "hexagon", "system": "box", "gpu": "box3d", "store": "cylinder",
                "svc": "box", "team": "box"}
-
-
 _DOT_EDGES = {"vpn": 'dir=both, penwidth=2', "data": "", "monitoring": "style=dashed",
               "replication": "style=dashed", "failover": "style=dashed"}
 

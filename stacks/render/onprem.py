@@ -21,8 +21,6 @@ from stacks.preview.plan_file import SECRET_TEXT, UNKNOWN_TEXT
 
 #: Written where a value is only known once the cloud side exists.
 PENDING = "<known-after-pulumi-up>"
-
-
 #: Offset of XFRM interface ids, so ours do not collide with ids the device already uses.
 IF_ID_BASE = 100
 

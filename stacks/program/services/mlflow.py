@@ -50,20 +50,12 @@ from stacks.program.stores import StoreSite, grant_store_access
 
 #: Stack output: per cluster name the MLflow URL, database kind/host and artifact URI.
 OUTPUT = "mlflow"
-
-
 #: Logical database name and login in every backend store.
 DATABASE = "mlflow"
-
-
 #: Object key prefix of MLflow's artifacts in every store; access grants stop at it.
 ARTIFACT_PREFIX = "mlflow"
-
-
 #: Private ranges used when the on-prem pod ranges are not in the config (no `network.onprem`).
 _RFC1918 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-
-
 _SERVICE = {"aws": "rds", "gcp": "cloud-sql", "azure": "azure-flexible-server", ONPREM: "cloudnative-pg"}
 
 

@@ -31,13 +31,9 @@ from stacks.program.services.context import Built, MonitoringBuilt, ServiceConte
 
 #: Stack output key.
 MONITORING_OUTPUT = "monitoring"
-
-
 #: The namespace the serving alerts and dashboards watch when `services.serving` is not set
 #: (Envoy names the clusters of its HTTPRoutes `httproute/<namespace>/<route>/rule/<n>`).
 DEFAULT_SERVING_NAMESPACE = "serving"
-
-
 #: Without an address plan, the private ranges (RFC 1918) stand in for the cluster's own.
 _PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 

@@ -41,8 +41,6 @@ from stacks.program.services.context import Built, ServiceContext
 
 #: Stack output: per model its sites (URL, weights) and failover record; no secrets.
 SERVING_OUTPUT = "serving"
-
-
 _PURPOSE = "serving"
 
 
