@@ -48,15 +48,22 @@ from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2 as pb
 from pulumi.runtime.proto import analyzer_pb2_grpc, engine_pb2_grpc
 
-from stacks.preview.offline import SECRET_SIG, UNKNOWN
-from stacks.preview.offline import SIG_KEY as SECRET_KEY
-from stacks.preview.plan_file import SECRET_TEXT, UNKNOWN_TEXT
+from stacks.preview.analyzer_wire import provider_record, resource_options, to_wire
+from stacks.preview.policy_settings import (
+    LEVELS,
+    PolicyConfigError,
+    level_enum,
+    parse_config,
+    reconcile,
+)
 
-LEVELS = {pb.ADVISORY: "advisory", pb.MANDATORY: "mandatory", pb.REMEDIATE: "remediate",
-          pb.DISABLED: "disabled"}
 _SEVERITY = {1: "low", 2: "medium", 3: "high", 4: "critical"}
+
+
 _GRPC_OPTS = [("grpc.max_receive_message_length", 400 << 20),
               ("grpc.max_send_message_length", 400 << 20)]
+
+
 _WINDOW = 16  # Analyze calls in flight: hides round trips (1000 resources: 1.7s sequential, 0.8s)
 
 
@@ -66,10 +73,6 @@ class PolicyPackError(RuntimeError):
     def __init__(self, message: str, stderr: str = "") -> None:
         super().__init__(f"{message}\n--- policy pack stderr ---\n{stderr}" if stderr else message)
         self.stderr = stderr
-
-
-class PolicyConfigError(ValueError):
-    """The policy config is invalid (where the CLI fails with "validating policy config")."""
 
 
 @dataclass(frozen=True)
@@ -214,14 +217,14 @@ def _session(stub: analyzer_pb2_grpc.AnalyzerStub, run: _Run) -> PackResult:
     info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=timeout)
     levels = {p.name: LEVELS[p.enforcementLevel] for p in info.policies}
     if info.supportsConfig:
-        given = _parse_config(run.policy_config)
+        given = parse_config(run.policy_config)
         run.logs.extend(LogRecord("warning", f"policy config for unknown policy {k!r}")
                         for k in given if k not in levels and k != "all")  # CLI: silently kept
         initial = {k: (LEVELS[v.enforcementLevel], json_format.MessageToDict(v.properties))
                    for k, v in info.initialConfig.items()}
-        config = _reconcile(info.policies, initial, given)
+        config = reconcile(info.policies, initial, given)
         stub.Configure(pb.ConfigureAnalyzerRequest(policyConfig={
-            name: pb.PolicyConfig(enforcementLevel=_level_enum(name, level),
+            name: pb.PolicyConfig(enforcementLevel=level_enum(name, level),
                                   properties=json_format.ParseDict(props, struct_pb2.Struct()))
             for name, (level, props) in config.items()}), timeout=timeout)
         levels.update({k: level for k, (level, _) in config.items() if k in levels})
@@ -232,7 +235,7 @@ def _session(stub: analyzer_pb2_grpc.AnalyzerStub, run: _Run) -> PackResult:
                         plugin.version, [_policy_info(p, levels) for p in info.policies],
                         logs=run.logs)
     secrets: dict[str, set[str]] = {r["urn"]: set() for r in records}
-    wire = {r["urn"]: json_format.ParseDict(_to_wire(r.get("inputs") or {}, "", secrets[r["urn"]]),
+    wire = {r["urn"]: json_format.ParseDict(to_wire(r.get("inputs") or {}, "", secrets[r["urn"]]),
                                             struct_pb2.Struct()) for r in records}
     by_urn = {r["urn"]: r for r in records}
 
@@ -243,8 +246,8 @@ def _session(stub: analyzer_pb2_grpc.AnalyzerStub, run: _Run) -> PackResult:
     for r in records:
         if run.analyze_all or (r.get("custom") and not r["type"].startswith("pulumi:providers:")):
             req = pb.AnalyzeRequest(type=r["type"], urn=r["urn"], name=r["urn"].split("::")[-1],
-                                    properties=wire[r["urn"]], options=_options(r),
-                                    provider=_provider(r, by_urn, wire))
+                                    properties=wire[r["urn"]], options=resource_options(r),
+                                    provider=provider_record(r, by_urn, wire))
             pending.append((r["urn"], stub.Analyze.future(req, timeout=timeout)))
         while len(pending) >= _WINDOW:
             urn, answer = pending.popleft()
@@ -253,7 +256,7 @@ def _session(stub: analyzer_pb2_grpc.AnalyzerStub, run: _Run) -> PackResult:
         collect(answer.result(), urn)
     stack = [pb.AnalyzerResource(
         type=r["type"], urn=r["urn"], name=r["urn"].split("::")[-1], properties=wire[r["urn"]],
-        options=_options(r), provider=_provider(r, by_urn, wire), parent=r.get("parent") or "",
+        options=resource_options(r), provider=provider_record(r, by_urn, wire), parent=r.get("parent") or "",
         dependencies=r.get("dependencies") or [],
         propertyDependencies={k: pb.AnalyzerPropertyDependencies(urns=v)
                               for k, v in (r.get("propertyDependencies") or {}).items() if v},
@@ -287,117 +290,6 @@ def _collect(resp: Any, urn: str | None, by_urn: dict[str, Any], result: PackRes
             "mandatory" if sent == "remediate" else sent, target, severity))
     result.not_applicable.extend(SkippedCheck(n.policy_name, urn, n.reason, levels.get(
         n.policy_name, "")) for n in resp.not_applicable)
-
-
-_Config = dict[str, tuple[str, dict[str, Any]]]  # policy -> (enforcement level or "", properties)
-
-
-def _parse_config(raw: dict[str, Any]) -> _Config:
-    out: _Config = {}
-    for name, value in raw.items():
-        if isinstance(value, str):
-            level, props = value, {}
-        elif isinstance(value, dict):
-            props = dict(value)
-            level = props.pop("enforcementLevel", "")
-        else:
-            raise PolicyConfigError(f"{name!r}: {value!r} must be a string or an object")
-        if level and level not in LEVELS.values():
-            raise PolicyConfigError(f"{name!r}: {level!r} is not a valid enforcement level")
-        if level or props:  # the CLI drops empty entries
-            out[name] = (level, props)
-    return out
-
-
-def _reconcile(policies: Any, *layers: _Config) -> _Config:
-    schemas = {p.name: {"type": "object",
-                        "properties": json_format.MessageToDict(p.configSchema.properties),
-                        "required": list(p.configSchema.required)} for p in policies}
-    result: _Config = {p.name: (LEVELS[p.enforcementLevel], {
-        k: s["default"] for k, s in schemas[p.name]["properties"].items() if "default" in s})
-        for p in policies}
-    for layer in layers:
-        if layer.get("all", ("", {}))[0]:
-            result = {k: (layer["all"][0], props) for k, (_, props) in result.items()}
-        for name, (level, props) in layer.items():
-            old_level, old_props = result.get(name, ("", {}))
-            result[name] = (level or old_level, {**old_props, **props})
-    errors = sorted(f"{name}: {error}" for name, schema in schemas.items()
-                    for error in _schema_errors(schema, result[name][1], "(root)"))
-    if errors:
-        raise PolicyConfigError("validating policy config:\n" + "\n".join(errors))
-    return result
-
-
-def _schema_errors(schema: dict[str, Any], value: Any, where: str) -> list[str]:
-    kinds = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    want = schema.get("type")
-    if want is not None and not any(
-        is_number and (t == "number" or float(value).is_integer()) if t in ("number", "integer")
-        else isinstance(value, kinds.get(t, object))
-        for t in (want if isinstance(want, list) else [want])
-    ):
-        return [f"{where}: Invalid type. Expected: {want}, given: {type(value).__name__}"]
-    errors = []
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: must be one of {schema['enum']}")
-    if isinstance(value, dict):
-        errors += [f"{key} is required" for key in schema.get("required", []) if key not in value]
-        for key, sub in (schema.get("properties") or {}).items():
-            if key in value and isinstance(sub, dict):
-                errors += _schema_errors(sub, value[key], key if where == "(root)" else
-                                         f"{where}.{key}")
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for i, item in enumerate(value):
-            errors += _schema_errors(schema["items"], item, f"{where}.{i}")
-    return errors
-
-
-def _level_enum(name: str, level: str) -> int:
-    for enum, text in LEVELS.items():
-        if text == level:
-            return enum
-    # e.g. properties for a policy the pack lacks, without a level: the CLI's Configure refuses too
-    raise PolicyConfigError(f"invalid enforcement level {level!r} for {name!r}")
-
-
-def _to_wire(value: Any, path: str, secret_paths: set[str]) -> Any:
-    """The wire form; ``secret_paths`` gets ".a.0.b" paths, as pulumi_policy prints them."""
-    if value == SECRET_TEXT:
-        secret_paths.add(path)
-        return {SECRET_KEY: SECRET_SIG, "value": UNKNOWN}
-    if value == UNKNOWN_TEXT:
-        return UNKNOWN
-    if isinstance(value, dict):
-        return {k: _to_wire(v, f"{path}.{k}", secret_paths) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_to_wire(v, f"{path}.{i}", secret_paths) for i, v in enumerate(value)]
-    return value
-
-
-def _options(r: dict[str, Any]) -> pb.AnalyzerResourceOptions:
-    opts = r.get("options") or {}
-    dbr, timeouts = opts.get("deleteBeforeReplace"), opts.get("customTimeouts") or {}
-    return pb.AnalyzerResourceOptions(
-        protect=bool(r.get("protect")), ignoreChanges=opts.get("ignoreChanges") or [],
-        deleteBeforeReplace=bool(dbr), deleteBeforeReplaceDefined=dbr is not None,
-        additionalSecretOutputs=opts.get("additionalSecretOutputs") or [],
-        aliases=[a for a in opts.get("aliases") or [] if isinstance(a, str)],
-        parent=r.get("parent") or "",
-        customTimeouts=pb.AnalyzerResourceOptions.CustomTimeouts(**{
-            k: float(v) for k, v in timeouts.items() if k in ("create", "update", "delete") and v}))
-
-
-def _provider(r: dict[str, Any], by_urn: dict[str, Any],
-              wire: dict[str, struct_pb2.Struct]) -> pb.AnalyzerProviderResource | None:
-    ref = r.get("provider") or ""
-    prov = by_urn.get(ref) or by_urn.get(ref.rsplit("::", 1)[0])  # also "urn::id" references
-    if prov is None:
-        return None
-    return pb.AnalyzerProviderResource(type=prov["type"], urn=prov["urn"],
-                                       name=prov["urn"].split("::")[-1],
-                                       properties=wire[prov["urn"]])
 
 
 def _policy_info(p: Any, levels: dict[str, str]) -> PolicyInfo:
