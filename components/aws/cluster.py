@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from components import naming
 from components.aws import cluster_iam as iam
+from components.aws.cluster_addons import autoscaler_values, cluster_autoscaler, managed_addons
 from components.aws.gpu_pool import (
     GpuNodePool,
     GpuNodePoolArgs,
@@ -23,7 +24,6 @@ from components.aws.kms import customer_managed_key, encrypted_log_group, log_gr
 from components.aws.network import LOG_RETENTION_DAYS
 from components.gpu_catalog import MACHINE_TYPES
 from components.inputs import StrInput
-from components.kubernetes.charts import container_resources, pinned_release
 from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, SystemPoolSpec
 from components.kubernetes.gpu_pool import GpuPoolSpec, pool_problems
 from components.regions import AWS_REGIONS
@@ -141,14 +141,18 @@ class KubernetesCluster(pulumi.ComponentResource):
         node_role, node_role_arn = node_role_with_policies(name, args.cluster_name, tags, self)
         system = system_node_group(name, args, cluster, node_role_arn, key, tags, self)
         oidc, issuer = oidc_provider(name, cluster, tags, self)
-        agent = managed_addons(name, args, cluster, key, system, tags, self)
+        agent = managed_addons(name, args.account_id, args.cluster_name, cluster, key, system, tags,
+                               self)
         self.gpu_pools = gpu_node_pools(name, args, cluster, node_role_arn, key, self)
 
         self.kubeconfig = cluster_kubeconfig(cluster, args.region)
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, cluster_identifier=args.cluster_name,
             enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=self))
-        cluster_autoscaler(name, args, cluster, agent, system, tags, self.provider, self)
+        cluster_autoscaler(
+            name, args.account_id,
+            autoscaler_values(args.region, args.cluster_name, args.kubernetes_version),
+            args.cluster_name, cluster, agent, system, tags, self.provider, self)
 
         self.cluster_name = cluster.name
         self.storage_class = ebs_storage_class(key.arn)
@@ -302,42 +306,6 @@ def oidc_provider(
     return oidc, issuer
 
 
-def vpc_cni_configuration() -> str:
-    """The VPC CNI add-on's configuration: its network policy agent on."""
-    return json.dumps({"enableNetworkPolicy": "true"})
-
-
-def managed_addons(
-    name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster, key: aws.kms.Key,
-    system: aws.eks.NodeGroup, tags: dict[str, str], parent: pulumi.Resource,
-) -> aws.eks.Addon:
-    """The VPC CNI (network policy on), the Pod Identity agent and the EBS CSI driver with its
-    identity; returns the Pod Identity agent add-on."""
-    # Add-ons with pods only become ACTIVE once there are nodes to run them on.
-    after_nodes = pulumi.ResourceOptions(parent=parent, depends_on=[system])
-    # The VPC CNI as a managed add-on with its network policy agent on (it takes over the
-    # bootstrap copy the nodes started with): without it EKS ignores NetworkPolicy, and
-    # every namespace's default-deny would be decoration.
-    aws.eks.Addon(
-        f"{name}-vpc-cni", cluster_name=cluster.name, addon_name="vpc-cni",
-        configuration_values=vpc_cni_configuration(),
-        resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-        tags=tags, opts=after_nodes)
-    agent = aws.eks.Addon(
-        f"{name}-pod-identity-agent", cluster_name=cluster.name,
-        addon_name="eks-pod-identity-agent", resolve_conflicts_on_create="OVERWRITE",
-        resolve_conflicts_on_update="OVERWRITE", tags=tags, opts=after_nodes)
-
-    csi_grants = iam.ebs_csi_identity(f"{name}-ebs-csi", args.account_id, args.cluster_name,
-                                      cluster.name, key.arn, agent, tags, parent)
-    # The controller must find its credentials (and their permissions) when it first starts.
-    aws.eks.Addon(
-        f"{name}-ebs-csi", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
-        resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-        tags=tags, opts=pulumi.ResourceOptions(parent=parent, depends_on=[system, *csi_grants]))
-    return agent
-
-
 def gpu_node_pools(
     name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
     node_role_arn: pulumi.Output[str], key: aws.kms.Key, parent: pulumi.Resource,
@@ -365,37 +333,3 @@ def ebs_storage_class(key_arn: pulumi.Input[str]) -> StorageClassSpec:
     """The default StorageClass of EKS: encrypted gp3 EBS volumes under the cluster key."""
     return StorageClassSpec(provisioner=EBS_CSI_PROVISIONER,
                             parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": key_arn})
-
-
-def autoscaler_values(region: str, cluster_name: str, kubernetes_version: str) -> dict:
-    """Helm values of the cluster autoscaler: AWS auto-discovery of this cluster's groups,
-    image matching the control plane, least-waste expander, hardened container."""
-    return {
-        "cloudProvider": "aws",
-        "awsRegion": region,
-        "autoDiscovery": {"clusterName": cluster_name},
-        "image": {"tag": f"v{kubernetes_version}.0"},  # matches the control plane
-        "rbac": {"serviceAccount": {"create": True, "name": iam.AUTOSCALER_SERVICE_ACCOUNT}},
-        "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste",
-                      "skip-nodes-with-system-pods": False},
-        "resources": container_resources("100m", "300Mi", "500m", "600Mi"),
-        "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                     "capabilities": {"drop": ["ALL"]}},
-    }
-
-
-def cluster_autoscaler(
-    name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster, agent: aws.eks.Addon,
-    system: aws.eks.NodeGroup, tags: dict[str, str], provider: k8s.Provider,
-    parent: pulumi.Resource,
-) -> k8s.helm.v3.Release:
-    """The cluster autoscaler and its Pod Identity role."""
-    # EKS managed node groups do not scale by themselves: without this the GPU pools would
-    # sit at minSize. It scales the groups EKS tags as this cluster's, from zero too
-    # (the node groups carry the node-template label/taint tags).
-    grants = iam.autoscaler_identity(f"{name}-autoscaler", args.account_id, args.cluster_name,
-                                     cluster.name, agent, tags, parent)
-    values = autoscaler_values(args.region, args.cluster_name, args.kubernetes_version)
-    return pinned_release(f"{name}-cluster-autoscaler", "cluster-autoscaler",
-                          iam.AUTOSCALER_NAMESPACE, values, parent=parent,
-                          depends_on=[system, *grants], provider=provider)
