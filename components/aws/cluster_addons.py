@@ -61,7 +61,8 @@ def autoscaler_values(region: str, cluster_name: str, kubernetes_version: str) -
         "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste",
                       "skip-nodes-with-system-pods": False},
         "resources": container_resources("100m", "300Mi", "500m", "600Mi"),
-        "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+        "containerSecurityContext": {"allowPrivilegeEscalation": False,
+                                     "readOnlyRootFilesystem": True,
                                      "capabilities": {"drop": ["ALL"]}},
     }
 

@@ -156,7 +156,9 @@ class Network(pulumi.ComponentResource):
         })
 
 
-def project_apis(name: str, project: str, parent: pulumi.Resource) -> dict[str, gcp.projects.Service]:
+def project_apis(
+    name: str, project: str, parent: pulumi.Resource,
+) -> dict[str, gcp.projects.Service]:
     """The APIs Private Service Access and Cloud SQL need, by service name."""
     # One resource each per project (this network is the project's only one). Left enabled on
     # destroy: disabling an API breaks whatever else in the project uses it.
