@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field
 
 from components import naming
+from components.aws.kms import account_administers, customer_managed_key, policy_document
 from components.tags import StandardTags, aws_tags
 
 
@@ -51,26 +50,17 @@ def _tls_only_statements(arn: str) -> list[dict]:
 def _key_policy(account_id: str) -> str:
     # S3 server access logging writes with the log bucket's default SSE-KMS key,
     # so the logging service must be allowed to use it (scoped to this account).
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministers",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "S3ServerAccessLogDelivery",
-                "Effect": "Allow",
-                "Principal": {"Service": "logging.s3.amazonaws.com"},
-                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            },
-        ],
-    })
+    return policy_document(
+        account_administers(account_id),
+        {
+            "Sid": "S3ServerAccessLogDelivery",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    )
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -89,24 +79,16 @@ class ArtifactStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:aws:ArtifactStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = aws_tags(args.tags)
 
-        key = aws.kms.Key(
+        key = customer_managed_key(
             f"{name}-key",
             description=f"Encrypts the {args.prefix}-{args.store} artifact store",
-            enable_key_rotation=True,
-            rotation_period_in_days=365,
-            deletion_window_in_days=30,
             policy=_key_policy(args.account_id),
+            alias=naming.kms_alias(args.prefix, args.store),
             tags=tags,
-            opts=keep,
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias",
-            name=naming.kms_alias(args.prefix, args.store),
-            target_key_id=key.key_id,
-            opts=child,
+            parent=self,
+            protect=args.protect,
         )
 
         bucket_name = naming.s3_bucket_name(args.prefix, args.store, args.account_id, args.region)
@@ -212,10 +194,7 @@ class ArtifactStore(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=ref,
-            policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [*_tls_only_statements(arn), *extra_statements],
-            }),
+            policy=policy_document(*_tls_only_statements(arn), *extra_statements),
             # A policy written before the block exists could be refused as public.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
         )

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from components import naming
 from components.aws import cluster_iam as iam
+from components.aws.cluster_addons import autoscaler_values, cluster_autoscaler, managed_addons
 from components.aws.gpu_pool import (
     GpuNodePool,
     GpuNodePoolArgs,
@@ -19,10 +20,10 @@ from components.aws.gpu_pool import (
     node_group_tags,
     node_launch_template,
 )
+from components.aws.kms import customer_managed_key, encrypted_log_group, log_group_arn
 from components.aws.network import LOG_RETENTION_DAYS
-from components.aws.vpn import StrInput
 from components.gpu_catalog import MACHINE_TYPES
-from components.kubernetes.charts import container_resources, pinned_release
+from components.inputs import StrInput
 from components.kubernetes.cluster_spec import ApiAccess, StorageClassSpec, SystemPoolSpec
 from components.kubernetes.gpu_pool import GpuPoolSpec, pool_problems
 from components.regions import AWS_REGIONS
@@ -85,6 +86,7 @@ class KubernetesClusterArgs(BaseModel):
 
 
 def _kubeconfig(name: str, region: str, endpoint: str, ca_data: str) -> str:
+    """A kubeconfig authenticating through `aws eks get-token` (no static credentials)."""
     user = {"exec": {
         "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "aws",
         "args": ["eks", "get-token", "--cluster-name", name, "--region", region,
@@ -129,95 +131,31 @@ class KubernetesCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesClusterArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:aws:KubernetesCluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = aws_tags(args.tags)
-        cname = args.cluster_name
-        log_group_name = f"/aws/eks/{cname}/cluster"
-        log_group_arn = f"arn:aws:logs:{args.region}:{args.account_id}:log-group:{log_group_name}"
 
-        key = aws.kms.Key(
-            f"{name}-key", description=f"Encrypts secrets, logs and volumes of EKS {cname}",
-            enable_key_rotation=True, rotation_period_in_days=365, deletion_window_in_days=30,
-            policy=iam.key_policy(args.account_id, args.region, log_group_arn), tags=tags,
-            opts=keep)
-        aws.kms.Alias(f"{name}-key-alias", name=naming.kms_alias(cname, "eks"),
-                      target_key_id=key.key_id, opts=child)
-        # Created before the cluster so EKS writes into it instead of creating an unencrypted,
-        # never-expiring group of its own.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=log_group_name, kms_key_id=key.arn,
-            retention_in_days=args.log_retention_days, tags=tags, opts=keep)
+        key, log_group = cluster_key_and_logs(name, args, tags, self)
+        cluster_role, role_ready = control_plane_role(name, args.cluster_name, key, tags, self)
+        cluster = eks_cluster(name, args, cluster_role, key, [log_group, *role_ready], tags, self)
+        api_admin_rules(name, cluster, args.api_access.admin_cidrs, tags, self)
 
-        cluster_role, cluster_attachments = iam.role_with_policies(
-            f"{name}-cluster-role", f"{cname}-cluster", f"EKS control plane of {cname}",
-            iam.service_trust("eks.amazonaws.com"), iam.CLUSTER_POLICIES, tags, self)
-        secrets_grant = aws.iam.RolePolicy(
-            f"{name}-cluster-role-kms", role=cluster_role.id,
-            policy=key.arn.apply(iam.secrets_encryption_policy), opts=child)
+        node_role, node_role_arn = node_role_with_policies(name, args.cluster_name, tags, self)
+        system = system_node_group(name, args, cluster, node_role_arn, key, tags, self)
+        oidc, issuer = oidc_provider(name, cluster, tags, self)
+        agent = managed_addons(name, args.account_id, args.cluster_name, cluster, key, system, tags,
+                               self)
+        self.gpu_pools = gpu_node_pools(name, args, cluster, node_role_arn, key, self)
 
-        public = args.api_access.mode == "restricted"
-        cluster = aws.eks.Cluster(
-            f"{name}-cluster", name=cname, version=args.kubernetes_version,
-            role_arn=cluster_role.arn,
-            vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=args.subnet_ids, endpoint_private_access=True,
-                endpoint_public_access=public,
-                public_access_cidrs=list(args.api_access.public_cidrs) if public else None),
-            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
-                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn),
-                resources=["secrets"]),
-            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
-            access_config=aws.eks.ClusterAccessConfigArgs(
-                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
-            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-            deletion_protection=args.protect,
-            tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[log_group, secrets_grant, *cluster_attachments]),
-        )
-        sg_id = cluster.vpc_config.cluster_security_group_id
-        for i, cidr in enumerate(args.api_access.admin_cidrs):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-api-admin-{i}", security_group_id=sg_id, ip_protocol="tcp",
-                from_port=443, to_port=443, cidr_ipv4=cidr,
-                description=f"Kubernetes API from admin range {cidr}", tags=tags, opts=child)
-
-        node_role, node_attachments = iam.role_with_policies(
-            f"{name}-node-role", f"{cname}-node", f"EKS nodes of {cname}",
-            iam.service_trust("ec2.amazonaws.com"), iam.NODE_POLICIES, tags, self)
-        node_role_arn = iam.arn_after(node_role, node_attachments)
-        system = self._system_nodes(name, args, cluster, node_role_arn, key, tags)
-
-        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
-        # No thumbprint: IAM verifies the EKS issuer's TLS certificate against its trusted CAs
-        # and fetches a thumbprint itself when none is given (CreateOpenIDConnectProvider).
-        oidc = aws.iam.OpenIdConnectProvider(
-            f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=tags,
-            opts=child)
-        agent = self._addons(name, args, cluster, key, system, tags)
-
-        self.gpu_pools = {
-            pool.name: GpuNodePool(
-                f"{name}-gpu-{pool.name}",
-                GpuNodePoolArgs(pool=pool, cluster_name=cluster.name, node_role_arn=node_role_arn,
-                                subnet_ids=args.subnet_ids, kms_key_arn=key.arn,
-                                kubernetes_version=args.kubernetes_version, tags=args.tags),
-                opts=child)
-            for pool in args.gpu_pools
-        }
-
-        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
-            cluster.name, cluster.endpoint, cluster.certificate_authority.data,
-        ).apply(lambda v: _kubeconfig(v[0], args.region, v[1], v[2])))
+        self.kubeconfig = cluster_kubeconfig(cluster, args.region)
         self.provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, cluster_identifier=cname,
-            enable_server_side_apply=True, opts=child)
-        self._autoscaler(name, args, cluster, agent, system, tags)
+            f"{name}-k8s", kubeconfig=self.kubeconfig, cluster_identifier=args.cluster_name,
+            enable_server_side_apply=True, opts=pulumi.ResourceOptions(parent=self))
+        cluster_autoscaler(
+            name, args.account_id,
+            autoscaler_values(args.region, args.cluster_name, args.kubernetes_version),
+            args.cluster_name, cluster, agent, system, tags, self.provider, self)
+
         self.cluster_name = cluster.name
-        self.storage_class = StorageClassSpec(
-            provisioner=EBS_CSI_PROVISIONER,
-            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": key.arn})
+        self.storage_class = ebs_storage_class(key.arn)
         self.oidc_provider_arn = oidc.arn
         self.oidc_issuer_url = issuer
         self.node_role_arn = node_role.arn
@@ -231,70 +169,167 @@ class KubernetesCluster(pulumi.ComponentResource):
             "kms_key_arn": self.kms_key_arn,
         })
 
-    def _system_nodes(self, name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
-                      node_role_arn: pulumi.Output[str], key: aws.kms.Key,
-                      tags: dict[str, str]) -> aws.eks.NodeGroup:
-        spec = args.system_pool
-        template = node_launch_template(f"{name}-system-lt", spec.disk_size_gb, key.arn, tags,
-                                        self)
-        return aws.eks.NodeGroup(
-            f"{name}-system", cluster_name=cluster.name, node_group_name="system",
-            node_role_arn=node_role_arn, subnet_ids=args.subnet_ids,
-            version=args.kubernetes_version, ami_type=SYSTEM_AMI_TYPE,
-            instance_types=[spec.machine_type], capacity_type="ON_DEMAND",
-            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.min_size),
-            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
-                id=template.id, version=template.latest_version.apply(str)),
-            tags=node_group_tags(cluster.name, {}, [], tags),
-            # The cluster autoscaler owns the desired size once the group exists.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["scalingConfig.desiredSize"]),
-        )
 
-    def _addons(self, name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
-                key: aws.kms.Key, system: aws.eks.NodeGroup, tags: dict[str, str]) -> aws.eks.Addon:
-        # Add-ons with pods only become ACTIVE once there are nodes to run them on.
-        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=[system])
-        # The VPC CNI as a managed add-on with its network policy agent on (it takes over the
-        # bootstrap copy the nodes started with): without it EKS ignores NetworkPolicy, and
-        # every namespace's default-deny would be decoration.
-        aws.eks.Addon(
-            f"{name}-vpc-cni", cluster_name=cluster.name, addon_name="vpc-cni",
-            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
-            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-            tags=tags, opts=after_nodes)
-        agent = aws.eks.Addon(
-            f"{name}-pod-identity-agent", cluster_name=cluster.name,
-            addon_name="eks-pod-identity-agent", resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE", tags=tags, opts=after_nodes)
+def control_plane_log_group_name(cluster_name: str) -> str:
+    """The log group EKS writes control-plane logs to (it must be exactly this name)."""
+    return f"/aws/eks/{cluster_name}/cluster"
 
-        csi_grants = iam.ebs_csi_identity(f"{name}-ebs-csi", args.account_id, args.cluster_name,
-                                          cluster.name, key.arn, agent, tags, self)
-        # The controller must find its credentials (and their permissions) when it first starts.
-        aws.eks.Addon(
-            f"{name}-ebs-csi", cluster_name=cluster.name, addon_name="aws-ebs-csi-driver",
-            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-            tags=tags, opts=pulumi.ResourceOptions(parent=self, depends_on=[system, *csi_grants]))
-        return agent
 
-    def _autoscaler(self, name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
-                    agent: aws.eks.Addon, system: aws.eks.NodeGroup, tags: dict[str, str]) -> None:
-        # EKS managed node groups do not scale by themselves: without this the GPU pools would
-        # sit at minSize. It scales the groups EKS tags as this cluster's, from zero too
-        # (the node groups carry the node-template label/taint tags).
-        grants = iam.autoscaler_identity(f"{name}-autoscaler", args.account_id, args.cluster_name,
-                                         cluster.name, agent, tags, self)
-        values = {
-            "cloudProvider": "aws",
-            "awsRegion": args.region,
-            "autoDiscovery": {"clusterName": args.cluster_name},
-            "image": {"tag": f"v{args.kubernetes_version}.0"},  # matches the control plane
-            "rbac": {"serviceAccount": {"create": True, "name": iam.AUTOSCALER_SERVICE_ACCOUNT}},
-            "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste",
-                          "skip-nodes-with-system-pods": False},
-            "resources": container_resources("100m", "300Mi", "500m", "600Mi"),
-            "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                         "capabilities": {"drop": ["ALL"]}},
-        }
-        pinned_release(f"{name}-cluster-autoscaler", "cluster-autoscaler", iam.AUTOSCALER_NAMESPACE,
-                       values, parent=self, depends_on=[system, *grants], provider=self.provider)
+def cluster_key_and_logs(
+    name: str, args: KubernetesClusterArgs, tags: dict[str, str], parent: pulumi.Resource,
+) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
+    """The cluster's KMS key (Secrets, logs, volumes) and the encrypted control-plane log group."""
+    cname = args.cluster_name
+    group_name = control_plane_log_group_name(cname)
+    key = customer_managed_key(
+        f"{name}-key", description=f"Encrypts secrets, logs and volumes of EKS {cname}",
+        policy=iam.key_policy(args.account_id, args.region,
+                              log_group_arn(args.region, args.account_id, group_name)),
+        alias=naming.kms_alias(cname, "eks"), tags=tags, parent=parent, protect=args.protect)
+    # Created before the cluster so EKS writes into it instead of creating an unencrypted,
+    # never-expiring group of its own.
+    log_group = encrypted_log_group(
+        f"{name}-logs", group_name=group_name, key=key, retention_days=args.log_retention_days,
+        tags=tags, parent=parent, protect=args.protect)
+    return key, log_group
+
+
+def control_plane_role(
+    name: str, cluster_name: str, key: aws.kms.Key, tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+    """The control plane's role with its managed policies and use of the key for Secrets;
+    returns the role and what the cluster must wait for."""
+    role, attachments = iam.role_with_policies(
+        f"{name}-cluster-role", f"{cluster_name}-cluster", f"EKS control plane of {cluster_name}",
+        iam.service_trust("eks.amazonaws.com"), iam.CLUSTER_POLICIES, tags, parent)
+    secrets_grant = aws.iam.RolePolicy(
+        f"{name}-cluster-role-kms", role=role.id,
+        policy=key.arn.apply(iam.secrets_encryption_policy),
+        opts=pulumi.ResourceOptions(parent=parent))
+    return role, [secrets_grant, *attachments]
+
+
+def endpoint_access(access: ApiAccess) -> dict:
+    """The public-endpoint settings of the cluster's VPC config: public only in restricted
+    mode, and then only for `public_cidrs` (the private endpoint is always on)."""
+    public = access.mode == "restricted"
+    return {"endpoint_public_access": public,
+            "public_access_cidrs": list(access.public_cidrs) if public else None}
+
+
+def eks_cluster(
+    name: str, args: KubernetesClusterArgs, role: aws.iam.Role, key: aws.kms.Key,
+    depends_on: list[pulumi.Resource], tags: dict[str, str], parent: pulumi.Resource,
+) -> aws.eks.Cluster:
+    """The EKS control plane: private endpoint, Secrets encryption, all log types, access
+    entries only, pinned version and support type."""
+    return aws.eks.Cluster(
+        f"{name}-cluster", name=args.cluster_name, version=args.kubernetes_version,
+        role_arn=role.arn,
+        vpc_config=aws.eks.ClusterVpcConfigArgs(
+            subnet_ids=args.subnet_ids, endpoint_private_access=True,
+            **endpoint_access(args.api_access)),
+        encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+            provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn),
+            resources=["secrets"]),
+        enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+        access_config=aws.eks.ClusterAccessConfigArgs(
+            authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True),
+        upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
+        deletion_protection=args.protect,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )
+
+
+def api_admin_rules(
+    name: str, cluster: aws.eks.Cluster, admin_cidrs: tuple[str, ...], tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> list[aws.vpc.SecurityGroupIngressRule]:
+    """One 443-only ingress rule on the cluster security group per admin range."""
+    sg_id = cluster.vpc_config.cluster_security_group_id
+    return [
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-api-admin-{i}", security_group_id=sg_id, ip_protocol="tcp",
+            from_port=443, to_port=443, cidr_ipv4=cidr,
+            description=f"Kubernetes API from admin range {cidr}", tags=tags,
+            opts=pulumi.ResourceOptions(parent=parent))
+        for i, cidr in enumerate(admin_cidrs)
+    ]
+
+
+def node_role_with_policies(
+    name: str, cluster_name: str, tags: dict[str, str], parent: pulumi.Resource,
+) -> tuple[aws.iam.Role, pulumi.Output[str]]:
+    """The nodes' role, and its ARN as known only once its policies are attached."""
+    role, attachments = iam.role_with_policies(
+        f"{name}-node-role", f"{cluster_name}-node", f"EKS nodes of {cluster_name}",
+        iam.service_trust("ec2.amazonaws.com"), iam.NODE_POLICIES, tags, parent)
+    return role, iam.arn_after(role, attachments)
+
+
+def system_node_group(
+    name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
+    node_role_arn: pulumi.Output[str], key: aws.kms.Key, tags: dict[str, str],
+    parent: pulumi.Resource,
+) -> aws.eks.NodeGroup:
+    """The untainted, on-demand system node group (hardened launch template)."""
+    spec = args.system_pool
+    template = node_launch_template(f"{name}-system-lt", spec.disk_size_gb, key.arn, tags,
+                                    parent)
+    return aws.eks.NodeGroup(
+        f"{name}-system", cluster_name=cluster.name, node_group_name="system",
+        node_role_arn=node_role_arn, subnet_ids=args.subnet_ids,
+        version=args.kubernetes_version, ami_type=SYSTEM_AMI_TYPE,
+        instance_types=[spec.machine_type], capacity_type="ON_DEMAND",
+        scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+            min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.min_size),
+        launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+            id=template.id, version=template.latest_version.apply(str)),
+        tags=node_group_tags(cluster.name, {}, [], tags),
+        # The cluster autoscaler owns the desired size once the group exists.
+        opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["scalingConfig.desiredSize"]),
+    )
+
+
+def oidc_provider(
+    name: str, cluster: aws.eks.Cluster, tags: dict[str, str], parent: pulumi.Resource,
+) -> tuple[aws.iam.OpenIdConnectProvider, pulumi.Output[str]]:
+    """The IAM OIDC provider of the cluster's issuer (IRSA), and the issuer URL."""
+    issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+    # No thumbprint: IAM verifies the EKS issuer's TLS certificate against its trusted CAs
+    # and fetches a thumbprint itself when none is given (CreateOpenIDConnectProvider).
+    oidc = aws.iam.OpenIdConnectProvider(
+        f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"], tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent))
+    return oidc, issuer
+
+
+def gpu_node_pools(
+    name: str, args: KubernetesClusterArgs, cluster: aws.eks.Cluster,
+    node_role_arn: pulumi.Output[str], key: aws.kms.Key, parent: pulumi.Resource,
+) -> dict[str, GpuNodePool]:
+    """One `GpuNodePool` per GPU pool, by pool name."""
+    return {
+        pool.name: GpuNodePool(
+            f"{name}-gpu-{pool.name}",
+            GpuNodePoolArgs(pool=pool, cluster_name=cluster.name, node_role_arn=node_role_arn,
+                            subnet_ids=args.subnet_ids, kms_key_arn=key.arn,
+                            kubernetes_version=args.kubernetes_version, tags=args.tags),
+            opts=pulumi.ResourceOptions(parent=parent))
+        for pool in args.gpu_pools
+    }
+
+
+def cluster_kubeconfig(cluster: aws.eks.Cluster, region: str) -> pulumi.Output[str]:
+    """The cluster's kubeconfig, as a secret."""
+    return pulumi.Output.secret(pulumi.Output.all(
+        cluster.name, cluster.endpoint, cluster.certificate_authority.data,
+    ).apply(lambda v: _kubeconfig(v[0], region, v[1], v[2])))
+
+
+def ebs_storage_class(key_arn: pulumi.Input[str]) -> StorageClassSpec:
+    """The default StorageClass of EKS: encrypted gp3 EBS volumes under the cluster key."""
+    return StorageClassSpec(provisioner=EBS_CSI_PROVISIONER,
+                            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": key_arn})

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_aws as aws
+
+from components.aws.kms import account_administers, logs_encrypt, policy_document
 
 #: AWS managed policies, by the role that needs them.
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
@@ -23,8 +23,8 @@ _KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey
             "kms:DescribeKey"]
 
 
-def doc(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+#: The policy document builder, under the name this module's callers know it by.
+doc = policy_document
 
 
 def autoscaling_role_arn(account_id: str) -> str:
@@ -43,16 +43,8 @@ def key_policy(account_id: str, region: str, log_group_arn: str) -> str:
     """
     autoscaling = {"AWS": autoscaling_role_arn(account_id)}
     return doc(
-        {"Sid": "AccountAdministers", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*",
-         "Resource": "*"},
-        # The encryption-context condition stops any other log group from borrowing the key.
-        {"Sid": "CloudWatchLogsEncryptsControlPlaneLogs", "Effect": "Allow",
-         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                    "kms:Describe*"],
-         "Resource": "*",
-         "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}}},
+        account_administers(account_id),
+        logs_encrypt("CloudWatchLogsEncryptsControlPlaneLogs", region, log_group_arn),
         {"Sid": "AutoScalingUsesKeyForNodeVolumes", "Effect": "Allow", "Principal": autoscaling,
          "Action": _KEY_USE, "Resource": "*"},
         {"Sid": "AutoScalingAttachesNodeVolumes", "Effect": "Allow", "Principal": autoscaling,

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from components.aws.vpn import StrInput
+from components.inputs import StrInput
 from components.kubernetes.gpu_pool import GpuPoolSpec, node_labels, node_taint, pool_problems
 from components.tags import StandardTags, aws_tags
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Literal
 
 import pulumi
@@ -11,6 +10,14 @@ import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components import naming, network_plan
+from components.aws.kms import (
+    account_administers,
+    customer_managed_key,
+    encrypted_log_group,
+    log_group_arn,
+    logs_encrypt,
+    policy_document,
+)
 from components.regions import AWS_REGIONS
 from components.tags import StandardTags, aws_tags
 
@@ -60,29 +67,16 @@ class NetworkArgs(BaseModel):
         return value
 
 
-def _doc(*statements: dict) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+def flow_logs_key_policy(account_id: str, region: str, group_arn: str) -> str:
+    """The flow-log key's policy: the account administers it, CloudWatch Logs encrypts the one
+    flow-log group with it."""
+    return policy_document(account_administers(account_id),
+                           logs_encrypt("CloudWatchLogsEncryptsFlowLogs", region, group_arn))
 
 
-def _key_policy(account_id: str, region: str, log_group_arn: str) -> str:
-    # CloudWatch Logs may use the key for exactly one log group: the encryption-context
-    # condition stops any other log group in the account from borrowing it.
-    return _doc(
-        {"Sid": "AccountAdministers", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*",
-         "Resource": "*"},
-        {"Sid": "CloudWatchLogsEncryptsFlowLogs", "Effect": "Allow",
-         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                    "kms:Describe*"],
-         "Resource": "*",
-         "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}}},
-    )
-
-
-def _delivery_trust(account_id: str, region: str) -> str:
+def flow_logs_delivery_trust(account_id: str, region: str) -> str:
     # Source conditions stop another account's flow logs from using this role (confused deputy).
-    return _doc({
+    return policy_document({
         "Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
         "Action": "sts:AssumeRole",
         "Condition": {
@@ -92,9 +86,9 @@ def _delivery_trust(account_id: str, region: str) -> str:
     })
 
 
-def _delivery_policy(account_id: str, region: str, log_group_arn: str) -> str:
+def flow_logs_delivery_policy(account_id: str, region: str, log_group_arn: str) -> str:
     # Write to the one log group only (created here, so no logs:CreateLogGroup).
-    return _doc(
+    return policy_document(
         {"Sid": "WriteFlowLogs", "Effect": "Allow",
          "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
          "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"]},
@@ -123,71 +117,17 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:aws:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tags = aws_tags(args.tags)
         layout = network_plan.aws_layout(args.cidr, args.zones)
         zones = network_plan.aws_zones(args.region, args.zones)
         base = f"{args.prefix}-{args.region}"
 
-        vpc = aws.ec2.Vpc(
-            f"{name}-vpc", cidr_block=args.cidr, enable_dns_support=True,
-            enable_dns_hostnames=True, tags={**tags, "Name": base}, opts=child,
-        )
-        # Adopting the default security group with no rules removes AWS's allow-all-within-group
-        # default, so nothing can use it by accident.
-        aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
-            tags={**tags, "Name": f"{base}-default-locked"}, opts=child,
-        )
-
-        public_ids: list[pulumi.Output[str]] = []
-        nat_ids: list[pulumi.Output[str]] = []
-        if args.nat_gateways != "none":
-            igw = aws.ec2.InternetGateway(
-                f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": base}, opts=child)
-            public_rt = aws.ec2.RouteTable(
-                f"{name}-public-rt", vpc_id=vpc.id, tags={**tags, "Name": f"{base}-public"},
-                opts=child)
-            aws.ec2.Route(f"{name}-public-default", route_table_id=public_rt.id,
-                          destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child)
-            nat_count = 1 if args.nat_gateways == "single" else args.zones
-            for i, (zone, cidr) in enumerate(zip(zones, layout["public"], strict=True)):
-                z = zone[-1]
-                subnet = self._subnet(f"{name}-public-{z}", vpc, zone, cidr, public_rt,
-                                      {**tags, "Name": f"{base}-public-{z}", "tier": "public",
-                                       "kubernetes.io/role/elb": "1"})
-                public_ids.append(subnet.id)
-                if i < nat_count:
-                    # NAT and its address need the IGW attached first, or creation fails.
-                    after_igw = pulumi.ResourceOptions(parent=self, depends_on=[igw])
-                    eip = aws.ec2.Eip(f"{name}-nat-{z}-eip", domain="vpc",
-                                      tags={**tags, "Name": f"{base}-nat-{z}"}, opts=after_igw)
-                    nat = aws.ec2.NatGateway(
-                        f"{name}-nat-{z}", allocation_id=eip.allocation_id, subnet_id=subnet.id,
-                        connectivity_type="public", tags={**tags, "Name": f"{base}-nat-{z}"},
-                        opts=after_igw,
-                    )
-                    nat_ids.append(nat.id)
-
-        private_ids: list[pulumi.Output[str]] = []
-        private_rt_ids: list[pulumi.Output[str]] = []
-        for i, (zone, cidr) in enumerate(zip(zones, layout["private"], strict=True)):
-            z = zone[-1]
-            # Routes are separate resources (never inline `routes`) so that routes the VPN
-            # gateway propagates into these tables are not seen as drift.
-            rt = aws.ec2.RouteTable(f"{name}-private-{z}-rt", vpc_id=vpc.id,
-                                    tags={**tags, "Name": f"{base}-private-{z}"}, opts=child)
-            subnet = self._subnet(f"{name}-private-{z}", vpc, zone, cidr, rt,
-                                  {**tags, "Name": f"{base}-private-{z}", "tier": "private",
-                                   "kubernetes.io/role/internal-elb": "1"})
-            if nat_ids:
-                aws.ec2.Route(f"{name}-private-{z}-default", route_table_id=rt.id,
-                              destination_cidr_block="0.0.0.0/0",
-                              nat_gateway_id=nat_ids[i % len(nat_ids)], opts=child)
-            private_ids.append(subnet.id)
-            private_rt_ids.append(rt.id)
-
-        self._flow_logs(name, args, vpc, tags, base)
+        vpc = locked_vpc(name, args.cidr, base, tags, self)
+        public_ids, nat_ids = public_tier(name, args, vpc, zones, layout["public"], base, tags,
+                                          self)
+        private_ids, private_rt_ids = private_tier(name, vpc, zones, layout["private"], nat_ids,
+                                                   base, tags, self)
+        vpc_flow_logs(name, args, vpc, tags, base, self)
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = private_ids
@@ -202,56 +142,143 @@ class Network(pulumi.ComponentResource):
             "cidr": self.cidr,
         })
 
-    def _subnet(self, name: str, vpc: aws.ec2.Vpc, zone: str, cidr: str,
-                table: aws.ec2.RouteTable, tags: dict[str, str]) -> aws.ec2.Subnet:
-        child = pulumi.ResourceOptions(parent=self)
-        # No public IPs on launch, even in public subnets: only NAT gateways and load
-        # balancers live there, and they bring their own addresses.
-        subnet = aws.ec2.Subnet(name, vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
-                                map_public_ip_on_launch=False, tags=tags, opts=child)
-        aws.ec2.RouteTableAssociation(f"{name}-rta", subnet_id=subnet.id, route_table_id=table.id,
-                                      opts=child)
-        return subnet
 
-    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc,
-                   tags: dict[str, str], base: str) -> None:
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        group_name = f"/{args.prefix}/{args.region}/vpc-flow-logs"
-        # Known before anything exists, so the key policy can name the group exactly.
-        group_arn = f"arn:aws:logs:{args.region}:{args.account_id}:log-group:{group_name}"
+def locked_vpc(name: str, cidr: str, base: str, tags: dict[str, str],
+               parent: pulumi.Resource) -> aws.ec2.Vpc:
+    """The VPC, with its default security group adopted and emptied."""
+    child = pulumi.ResourceOptions(parent=parent)
+    vpc = aws.ec2.Vpc(
+        f"{name}-vpc", cidr_block=cidr, enable_dns_support=True,
+        enable_dns_hostnames=True, tags={**tags, "Name": base}, opts=child,
+    )
+    # Adopting the default security group with no rules removes AWS's allow-all-within-group
+    # default, so nothing can use it by accident.
+    aws.ec2.DefaultSecurityGroup(
+        f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
+        tags={**tags, "Name": f"{base}-default-locked"}, opts=child,
+    )
+    return vpc
 
-        key = aws.kms.Key(
-            f"{name}-flow-logs-key",
-            description=f"Encrypts the VPC flow logs of {base}",
-            enable_key_rotation=True,
-            rotation_period_in_days=365,
-            deletion_window_in_days=30,
-            policy=_key_policy(args.account_id, args.region, group_arn),
-            tags=tags,
-            opts=keep,
-        )
-        aws.kms.Alias(f"{name}-flow-logs-key-alias",
-                      name=naming.kms_alias(args.prefix, f"{args.region}-vpc-flow-logs"),
-                      target_key_id=key.key_id, opts=child)
-        group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", name=group_name, kms_key_id=key.arn,
-            retention_in_days=args.flow_log_retention_days, tags=tags, opts=keep,
-        )
-        role = aws.iam.Role(
-            f"{name}-flow-logs-role", name=f"{base}-vpc-flow-logs",
-            description=f"Delivers the VPC flow logs of {base} to CloudWatch Logs",
-            assume_role_policy=_delivery_trust(args.account_id, args.region),
-            tags=tags, opts=child,
-        )
-        grant = aws.iam.RolePolicy(
-            f"{name}-flow-logs-write", role=role.id,
-            policy=_delivery_policy(args.account_id, args.region, group_arn), opts=child,
-        )
-        aws.ec2.FlowLog(
-            f"{name}-flow-log", vpc_id=vpc.id, traffic_type="ALL",
-            log_destination_type="cloud-watch-logs", log_destination=group.arn,
-            iam_role_arn=role.arn, tags={**tags, "Name": base},
-            # Delivery fails (and AWS marks the flow log as failed) until the role may write.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[grant]),
-        )
+
+def subnet_tags(tags: dict[str, str], base: str, tier: str, zone_letter: str) -> dict[str, str]:
+    """Tags of a subnet: its Name, its tier, and the role Kubernetes load balancers look for
+    (internet-facing in public subnets, internal in private ones)."""
+    elb_role = "kubernetes.io/role/elb" if tier == "public" else "kubernetes.io/role/internal-elb"
+    return {**tags, "Name": f"{base}-{tier}-{zone_letter}", "tier": tier, elb_role: "1"}
+
+
+def nat_gateway_count(nat_gateways: str, zones: int) -> int:
+    """How many NAT gateways the VPC gets: none, one shared, or one per zone."""
+    return {"none": 0, "single": 1}.get(nat_gateways, zones)
+
+
+def public_tier(
+    name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
+    base: str, tags: dict[str, str], parent: pulumi.Resource,
+) -> tuple[list[pulumi.Output[str]], list[pulumi.Output[str]]]:
+    """Internet gateway, public route table, public subnets and NAT gateways (none at all with
+    `nat_gateways` none); returns the public subnet ids and the NAT gateway ids."""
+    public_ids: list[pulumi.Output[str]] = []
+    nat_ids: list[pulumi.Output[str]] = []
+    if args.nat_gateways == "none":
+        return public_ids, nat_ids
+    child = pulumi.ResourceOptions(parent=parent)
+    igw = aws.ec2.InternetGateway(
+        f"{name}-igw", vpc_id=vpc.id, tags={**tags, "Name": base}, opts=child)
+    public_rt = aws.ec2.RouteTable(
+        f"{name}-public-rt", vpc_id=vpc.id, tags={**tags, "Name": f"{base}-public"},
+        opts=child)
+    aws.ec2.Route(f"{name}-public-default", route_table_id=public_rt.id,
+                  destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child)
+    nat_count = nat_gateway_count(args.nat_gateways, args.zones)
+    for i, (zone, cidr) in enumerate(zip(zones, cidrs, strict=True)):
+        z = zone[-1]
+        subnet = routed_subnet(f"{name}-public-{z}", vpc, zone, cidr, public_rt,
+                               subnet_tags(tags, base, "public", z), parent)
+        public_ids.append(subnet.id)
+        if i < nat_count:
+            # NAT and its address need the IGW attached first, or creation fails.
+            after_igw = pulumi.ResourceOptions(parent=parent, depends_on=[igw])
+            eip = aws.ec2.Eip(f"{name}-nat-{z}-eip", domain="vpc",
+                              tags={**tags, "Name": f"{base}-nat-{z}"}, opts=after_igw)
+            nat = aws.ec2.NatGateway(
+                f"{name}-nat-{z}", allocation_id=eip.allocation_id, subnet_id=subnet.id,
+                connectivity_type="public", tags={**tags, "Name": f"{base}-nat-{z}"},
+                opts=after_igw,
+            )
+            nat_ids.append(nat.id)
+    return public_ids, nat_ids
+
+
+def private_tier(
+    name: str, vpc: aws.ec2.Vpc, zones: list[str], cidrs: list[str],
+    nat_ids: list[pulumi.Output[str]], base: str, tags: dict[str, str], parent: pulumi.Resource,
+) -> tuple[list[pulumi.Output[str]], list[pulumi.Output[str]]]:
+    """One private subnet and route table per zone, routed to a NAT gateway when there are
+    any; returns the subnet ids and the route table ids."""
+    child = pulumi.ResourceOptions(parent=parent)
+    private_ids: list[pulumi.Output[str]] = []
+    private_rt_ids: list[pulumi.Output[str]] = []
+    for i, (zone, cidr) in enumerate(zip(zones, cidrs, strict=True)):
+        z = zone[-1]
+        # Routes are separate resources (never inline `routes`) so that routes the VPN
+        # gateway propagates into these tables are not seen as drift.
+        rt = aws.ec2.RouteTable(f"{name}-private-{z}-rt", vpc_id=vpc.id,
+                                tags={**tags, "Name": f"{base}-private-{z}"}, opts=child)
+        subnet = routed_subnet(f"{name}-private-{z}", vpc, zone, cidr, rt,
+                               subnet_tags(tags, base, "private", z), parent)
+        if nat_ids:
+            aws.ec2.Route(f"{name}-private-{z}-default", route_table_id=rt.id,
+                          destination_cidr_block="0.0.0.0/0",
+                          nat_gateway_id=nat_ids[i % len(nat_ids)], opts=child)
+        private_ids.append(subnet.id)
+        private_rt_ids.append(rt.id)
+    return private_ids, private_rt_ids
+
+
+def routed_subnet(name: str, vpc: aws.ec2.Vpc, zone: str, cidr: str, table: aws.ec2.RouteTable,
+                  tags: dict[str, str], parent: pulumi.Resource) -> aws.ec2.Subnet:
+    """A subnet associated with route table `table`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    # No public IPs on launch, even in public subnets: only NAT gateways and load
+    # balancers live there, and they bring their own addresses.
+    subnet = aws.ec2.Subnet(name, vpc_id=vpc.id, cidr_block=cidr, availability_zone=zone,
+                            map_public_ip_on_launch=False, tags=tags, opts=child)
+    aws.ec2.RouteTableAssociation(f"{name}-rta", subnet_id=subnet.id, route_table_id=table.id,
+                                  opts=child)
+    return subnet
+
+
+def vpc_flow_logs(name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str],
+                  base: str, parent: pulumi.Resource) -> aws.ec2.FlowLog:
+    """Flow logs of ALL traffic into a KMS-encrypted log group, delivered by a role that may
+    write to that group only."""
+    child = pulumi.ResourceOptions(parent=parent)
+    group_name = f"/{args.prefix}/{args.region}/vpc-flow-logs"
+    group_arn = log_group_arn(args.region, args.account_id, group_name)
+    key = customer_managed_key(
+        f"{name}-flow-logs-key", description=f"Encrypts the VPC flow logs of {base}",
+        policy=flow_logs_key_policy(args.account_id, args.region, group_arn),
+        alias=naming.kms_alias(args.prefix, f"{args.region}-vpc-flow-logs"), tags=tags,
+        parent=parent, protect=args.protect)
+    group = encrypted_log_group(
+        f"{name}-flow-logs", group_name=group_name, key=key,
+        retention_days=args.flow_log_retention_days, tags=tags, parent=parent,
+        protect=args.protect)
+    role = aws.iam.Role(
+        f"{name}-flow-logs-role", name=f"{base}-vpc-flow-logs",
+        description=f"Delivers the VPC flow logs of {base} to CloudWatch Logs",
+        assume_role_policy=flow_logs_delivery_trust(args.account_id, args.region),
+        tags=tags, opts=child,
+    )
+    grant = aws.iam.RolePolicy(
+        f"{name}-flow-logs-write", role=role.id,
+        policy=flow_logs_delivery_policy(args.account_id, args.region, group_arn), opts=child,
+    )
+    return aws.ec2.FlowLog(
+        f"{name}-flow-log", vpc_id=vpc.id, traffic_type="ALL",
+        log_destination_type="cloud-watch-logs", log_destination=group.arn,
+        iam_role_arn=role.arn, tags={**tags, "Name": base},
+        # Delivery fails (and AWS marks the flow log as failed) until the role may write.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[grant]),
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 
 import pulumi
 import pulumi_aws as aws
@@ -11,6 +10,14 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components import naming
+from components.aws.kms import (
+    account_administers,
+    customer_managed_key,
+    encrypted_log_group,
+    log_group_arn,
+    logs_encrypt,
+    policy_document,
+)
 from components.aws.network import LOG_RETENTION_DAYS
 from components.inputs import StrInput
 from components.regions import AWS_REGIONS
@@ -120,18 +127,8 @@ class PostgresDatabaseArgs(BaseModel):
 def key_policy(account_id: str, region: str, log_group_arn: str) -> str:
     """The database key's policy: the account administers it (RDS and Performance Insights use
     it through grants made for the caller), and CloudWatch Logs encrypts the one log group."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Sid": "AccountAdministers", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"}, "Action": "kms:*",
-         "Resource": "*"},
-        # The encryption-context condition stops any other log group from borrowing the key.
-        {"Sid": "CloudWatchLogsEncryptsDatabaseLog", "Effect": "Allow",
-         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                    "kms:Describe*"],
-         "Resource": "*",
-         "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": log_group_arn}}},
-    ]})
+    return policy_document(account_administers(account_id),
+                           logs_encrypt("CloudWatchLogsEncryptsDatabaseLog", region, log_group_arn))
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -166,98 +163,23 @@ class PostgresDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresDatabaseArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:aws:PostgresDatabase", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         tags = aws_tags(args.tags)
-        ident = args.identifier
-        log_group_arn = (f"arn:aws:logs:{args.region}:{args.account_id}:log-group:"
-                         f"{args.log_group_name}")
 
-        key = aws.kms.Key(
-            f"{name}-key", description=f"Encrypts the {ident} PostgreSQL database and its logs",
-            enable_key_rotation=True, rotation_period_in_days=365, deletion_window_in_days=30,
-            policy=key_policy(args.account_id, args.region, log_group_arn), tags=tags, opts=keep)
-        aws.kms.Alias(f"{name}-key-alias", name=naming.kms_alias(ident, "db"),
-                      target_key_id=key.key_id, opts=child)
-        # Created before the instance so RDS exports into it instead of creating an
-        # unencrypted, never-expiring group of its own.
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", name=args.log_group_name, kms_key_id=key.arn,
-            retention_in_days=args.log_retention_days, tags=tags, opts=keep)
-
-        password = random.RandomPassword(
-            f"{name}-password", length=PASSWORD_LENGTH, special=False,
-            min_lower=1, min_upper=1, min_numeric=1, opts=child)
-
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg", name=f"{ident}-db", vpc_id=args.vpc_id,
-            description=f"PostgreSQL {ident}: 5432 from the platform's clients only",
-            # No egress rules: the provider removes AWS's default allow-all egress, and the
-            # database only answers connections (security groups are stateful).
-            tags={**tags, "Name": f"{ident}-db"}, opts=child)
-        for i, cidr in enumerate(args.client_cidrs):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-sg-client-{i}", security_group_id=security_group.id,
-                ip_protocol="tcp", from_port=PORT, to_port=PORT, cidr_ipv4=cidr,
-                description=f"PostgreSQL from {cidr}", tags=tags, opts=child)
-
-        subnet_group = aws.rds.SubnetGroup(
-            f"{name}-subnets", name=ident, subnet_ids=args.subnet_ids,
-            description=f"Private subnets of PostgreSQL {ident}", tags=tags, opts=child)
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-params", name=f"{ident}-pg{POSTGRES_MAJOR}",
-            family=f"postgres{POSTGRES_MAJOR}",
-            description=f"PostgreSQL {ident}: TLS only, connection and DDL logging",
-            parameters=[{"name": k, "value": v, "apply_method": "immediate"}
-                        for k, v in PARAMETERS.items()],
-            tags=tags, opts=child)
-
-        final_snapshot: pulumi.Output[str] | None = None
-        if args.protect:
-            # Unique per instance generation, stable across previews (it is state): a second
-            # delete of a recreated `ident` must not collide with the first final snapshot.
-            # A new key always means a new instance (RDS cannot re-encrypt one in place).
-            suffix = random.RandomId(
-                f"{name}-final-snapshot-suffix", byte_length=4,
-                keepers={"identifier": ident, "kms_key": key.arn}, opts=child)
-            final_snapshot = pulumi.Output.concat(ident, "-final-", suffix.hex)
-
-        insights = args.performance_insights
+        key, log_group = database_key_and_logs(name, args, tags, self)
+        password = master_password(name, self)
+        security_group = database_security_group(name, args, tags, self)
+        subnet_group, parameters = subnet_and_parameter_groups(name, args, tags, self)
+        final_snapshot = final_snapshot_identifier(name, args, key, self)
         instance = aws.rds.Instance(
             f"{name}-instance",
-            identifier=ident,
-            engine="postgres",
-            engine_version=str(POSTGRES_MAJOR),
-            auto_minor_version_upgrade=True,
-            instance_class=args.instance_class,
-            db_name=args.database,
-            username=args.username,
+            **instance_settings(args),
             password=password.result,
-            port=PORT,
-            allocated_storage=args.storage_gb,
-            max_allocated_storage=args.max_storage_gb or args.storage_gb * 4,
-            storage_type="gp3",
-            storage_encrypted=True,
             kms_key_id=key.arn,
             db_subnet_group_name=subnet_group.name,
             vpc_security_group_ids=[security_group.id],
-            publicly_accessible=False,
             parameter_group_name=parameters.name,
-            ca_cert_identifier=CA_CERT_IDENTIFIER,
-            multi_az=args.high_availability,
-            backup_retention_period=args.backup_retention_days,
-            backup_window="02:00-03:00",
-            maintenance_window="sun:03:30-sun:04:30",
-            copy_tags_to_snapshot=True,
-            deletion_protection=args.protect,
-            skip_final_snapshot=not args.protect,
             final_snapshot_identifier=final_snapshot,
-            delete_automated_backups=not args.protect,
-            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
-            database_insights_mode="standard" if insights else None,
-            performance_insights_enabled=insights,
-            performance_insights_kms_key_id=key.arn if insights else None,
-            performance_insights_retention_period=7 if insights else None,
+            performance_insights_kms_key_id=key.arn if args.performance_insights else None,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
                                         depends_on=[log_group]),
@@ -283,3 +205,121 @@ class PostgresDatabase(pulumi.ComponentResource):
             "key_arn": self.key_arn,
             "instance_arn": self.instance_arn,
         })
+
+
+def instance_settings(args: PostgresDatabaseArgs) -> dict:
+    """The RDS instance's inputs that follow from the arguments alone (no other resource):
+    engine, sizing, network exposure, backups, protection, log exports and insights."""
+    insights = args.performance_insights
+    return {
+        "identifier": args.identifier,
+        "engine": "postgres",
+        "engine_version": str(POSTGRES_MAJOR),
+        "auto_minor_version_upgrade": True,
+        "instance_class": args.instance_class,
+        "db_name": args.database,
+        "username": args.username,
+        "port": PORT,
+        "allocated_storage": args.storage_gb,
+        "max_allocated_storage": args.max_storage_gb or args.storage_gb * 4,
+        "storage_type": "gp3",
+        "storage_encrypted": True,
+        "publicly_accessible": False,
+        "ca_cert_identifier": CA_CERT_IDENTIFIER,
+        "multi_az": args.high_availability,
+        "backup_retention_period": args.backup_retention_days,
+        "backup_window": "02:00-03:00",
+        "maintenance_window": "sun:03:30-sun:04:30",
+        "copy_tags_to_snapshot": True,
+        "deletion_protection": args.protect,
+        "skip_final_snapshot": not args.protect,
+        "delete_automated_backups": not args.protect,
+        "enabled_cloudwatch_logs_exports": list(LOG_EXPORTS),
+        "database_insights_mode": "standard" if insights else None,
+        "performance_insights_enabled": insights,
+        "performance_insights_retention_period": 7 if insights else None,
+    }
+
+
+def parameter_list() -> list[dict[str, str]]:
+    """`PARAMETERS` as the parameter group wants them, each applied immediately."""
+    return [{"name": k, "value": v, "apply_method": "immediate"} for k, v in PARAMETERS.items()]
+
+
+def database_key_and_logs(
+    name: str, args: PostgresDatabaseArgs, tags: dict[str, str], parent: pulumi.Resource,
+) -> tuple[aws.kms.Key, aws.cloudwatch.LogGroup]:
+    """The database's own KMS key and the encrypted log group its server log is exported to."""
+    ident = args.identifier
+    key = customer_managed_key(
+        f"{name}-key", description=f"Encrypts the {ident} PostgreSQL database and its logs",
+        policy=key_policy(args.account_id, args.region,
+                          log_group_arn(args.region, args.account_id, args.log_group_name)),
+        alias=naming.kms_alias(ident, "db"), tags=tags, parent=parent, protect=args.protect)
+    # Created before the instance so RDS exports into it instead of creating an
+    # unencrypted, never-expiring group of its own.
+    log_group = encrypted_log_group(
+        f"{name}-logs", group_name=args.log_group_name, key=key,
+        retention_days=args.log_retention_days, tags=tags, parent=parent, protect=args.protect)
+    return key, log_group
+
+
+def master_password(name: str, parent: pulumi.Resource) -> random.RandomPassword:
+    """The generated master password: letters and digits only."""
+    return random.RandomPassword(
+        f"{name}-password", length=PASSWORD_LENGTH, special=False,
+        min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=parent))
+
+
+def database_security_group(
+    name: str, args: PostgresDatabaseArgs, tags: dict[str, str], parent: pulumi.Resource,
+) -> aws.ec2.SecurityGroup:
+    """The instance's security group: 5432 from `client_cidrs` only, no egress rules."""
+    child = pulumi.ResourceOptions(parent=parent)
+    ident = args.identifier
+    security_group = aws.ec2.SecurityGroup(
+        f"{name}-sg", name=f"{ident}-db", vpc_id=args.vpc_id,
+        description=f"PostgreSQL {ident}: 5432 from the platform's clients only",
+        # No egress rules: the provider removes AWS's default allow-all egress, and the
+        # database only answers connections (security groups are stateful).
+        tags={**tags, "Name": f"{ident}-db"}, opts=child)
+    for i, cidr in enumerate(args.client_cidrs):
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-sg-client-{i}", security_group_id=security_group.id,
+            ip_protocol="tcp", from_port=PORT, to_port=PORT, cidr_ipv4=cidr,
+            description=f"PostgreSQL from {cidr}", tags=tags, opts=child)
+    return security_group
+
+
+def subnet_and_parameter_groups(
+    name: str, args: PostgresDatabaseArgs, tags: dict[str, str], parent: pulumi.Resource,
+) -> tuple[aws.rds.SubnetGroup, aws.rds.ParameterGroup]:
+    """The DB subnet group (private subnets) and the parameter group (`PARAMETERS`)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    ident = args.identifier
+    subnet_group = aws.rds.SubnetGroup(
+        f"{name}-subnets", name=ident, subnet_ids=args.subnet_ids,
+        description=f"Private subnets of PostgreSQL {ident}", tags=tags, opts=child)
+    parameters = aws.rds.ParameterGroup(
+        f"{name}-params", name=f"{ident}-pg{POSTGRES_MAJOR}",
+        family=f"postgres{POSTGRES_MAJOR}",
+        description=f"PostgreSQL {ident}: TLS only, connection and DDL logging",
+        parameters=parameter_list(), tags=tags, opts=child)
+    return subnet_group, parameters
+
+
+def final_snapshot_identifier(
+    name: str, args: PostgresDatabaseArgs, key: aws.kms.Key, parent: pulumi.Resource,
+) -> pulumi.Output[str] | None:
+    """`<identifier>-final-<8 hex>` when `protect` (None otherwise: no final snapshot)."""
+    if not args.protect:
+        return None
+    ident = args.identifier
+    # Unique per instance generation, stable across previews (it is state): a second
+    # delete of a recreated `ident` must not collide with the first final snapshot.
+    # A new key always means a new instance (RDS cannot re-encrypt one in place).
+    suffix = random.RandomId(
+        f"{name}-final-snapshot-suffix", byte_length=4,
+        keepers={"identifier": ident, "kms_key": key.arn},
+        opts=pulumi.ResourceOptions(parent=parent))
+    return pulumi.Output.concat(ident, "-final-", suffix.hex)

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.aws.vpn import StrInput
+from components.inputs import StrInput
 from components.tags import StandardTags, aws_tags
 
 

@@ -7,9 +7,9 @@ import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
 from components import naming
+from components.gcp.kms import DAY_SECONDS, key_grant, regional_key
 from components.tags import StandardTags, gcp_labels
 
-_DAY = 86_400
 #: Google's group that writes GCS usage logs into the log bucket.
 _USAGE_LOG_WRITER = "group:cloud-storage-analytics@google.com"
 
@@ -31,6 +31,11 @@ class ArtifactStoreArgs(BaseModel):
     protect: bool = Field(description="Protect stateful resources (buckets, key ring, key).")
 
 
+def gcs_service_agent(project_number: str) -> str:
+    """The Cloud Storage service agent (as an IAM member), which encrypts with the bucket's CMEK."""
+    return f"serviceAccount:service-{project_number}@gs-project-accounts.iam.gserviceaccount.com"
+
+
 class ArtifactStore(pulumi.ComponentResource):
     """A GCS bucket for ML artifacts, its usage-log bucket and its CMEK.
 
@@ -45,32 +50,15 @@ class ArtifactStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:gcp:ArtifactStore", name, None, opts)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         labels = gcp_labels(args.tags)
         ring_name = f"{args.prefix}-{args.store}"
 
-        ring = gcp.kms.KeyRing(
-            f"{name}-keyring", name=ring_name, location=args.region, project=args.project, opts=keep,
-        )
-        key = gcp.kms.CryptoKey(
-            f"{name}-key",
-            name=f"{ring_name}-cmek",
-            key_ring=ring.id,
-            purpose="ENCRYPT_DECRYPT",
-            rotation_period=f"{90 * _DAY}s",
-            destroy_scheduled_duration=f"{30 * _DAY}s",
-            version_template={"algorithm": "GOOGLE_SYMMETRIC_ENCRYPTION", "protection_level": "HSM"},
-            labels=labels,
-            opts=keep,
-        )
+        key = regional_key(name, self, ring_name=ring_name, key_name=f"{ring_name}-cmek",
+                           project=args.project, region=args.region, labels=labels,
+                           protect=args.protect, destroy_after_days=30, hsm=True)
         # The GCS service agent encrypts on the bucket's behalf; it needs the key first.
-        grant = gcp.kms.CryptoKeyIAMMember(
-            f"{name}-key-gcs-agent",
-            crypto_key_id=key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=f"serviceAccount:service-{args.project_number}@gs-project-accounts.iam.gserviceaccount.com",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        grant = key_grant(f"{name}-key-gcs-agent", key, gcs_service_agent(args.project_number),
+                          self)
         # Known before the key exists, so the bucket's CMEK is visible at preview.
         key_id = (
             f"projects/{args.project}/locations/{args.region}/keyRings/{ring_name}"
@@ -132,7 +120,7 @@ class ArtifactStore(pulumi.ComponentResource):
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             versioning={"enabled": True},
-            soft_delete_policy={"retention_duration_seconds": args.soft_delete_days * _DAY},
+            soft_delete_policy={"retention_duration_seconds": args.soft_delete_days * DAY_SECONDS},
             encryption={"default_kms_key_name": key_id},
             logging=(
                 {"log_bucket": log_to.name, "log_object_prefix": bucket_name}

@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from components.gcp.cluster_kms import cluster_key
+from components.gcp.cluster_kms import ClusterKey, cluster_key
 from components.gcp.gpu_pool import (
     GpuNodePool,
     GpuNodePoolArgs,
@@ -37,8 +37,6 @@ NODE_ROLES = (
     "roles/artifactregistry.reader",
 )
 PD_CSI_PROVISIONER = "pd.csi.storage.gke.io"
-
-
 
 
 def node_account_id(cluster_name: str) -> str:
@@ -115,7 +113,9 @@ class KubernetesClusterArgs(BaseModel):
         return f"{self.project}.svc.id.goog"
 
 
-def _authorized_networks(access: ApiAccess) -> dict[str, Any]:
+def authorized_networks(access: ApiAccess) -> dict[str, Any]:
+    """The control plane's authorized networks: admin ranges, plus the public ranges in
+    restricted mode; enforced on the private endpoint, never Google's public ranges."""
     blocks = [{"cidr_block": c, "display_name": f"admin-{i}"}
               for i, c in enumerate(access.admin_cidrs)]
     if access.mode == "restricted":
@@ -184,121 +184,30 @@ class KubernetesCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesClusterArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:gcp:KubernetesCluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         labels = gcp_labels(args.tags)
 
         key = cluster_key(self, name, project=args.project, project_number=args.project_number,
                           region=args.region, cluster_name=args.cluster_name, tags=args.tags,
                           protect=args.protect)
+        node_sa = node_service_account(name, args.cluster_name, args.project, self)
+        cluster = gke_cluster(name, args, key, labels, self)
+        system_pool = system_node_pool(name, args, cluster, node_sa, key, labels, self)
+        self.gpu_pools = gpu_node_pools(name, args, cluster, node_sa, key, system_pool, self)
 
-        node_sa = gcp.serviceaccount.Account(
-            f"{name}-nodes",
-            account_id=node_account_id(args.cluster_name),
-            display_name=f"GKE nodes of {args.cluster_name}",
-            project=args.project,
-            opts=child,
-        )
-        member = pulumi.Output.concat("serviceAccount:", node_sa.email)
-        for role in NODE_ROLES:
-            gcp.projects.IAMMember(f"{name}-nodes-{role.split('/')[1].replace('.', '-')}",
-                                   project=args.project, role=role, member=member, opts=child)
-
-        private = args.api_access.mode == "private"
-        cluster = gcp.container.Cluster(
-            f"{name}-cluster",
-            name=args.cluster_name,
-            project=args.project,
-            location=args.region,
-            min_master_version=args.kubernetes_version,
-            release_channel={"channel": args.release_channel},
-            # The default pool cannot be hardened like ours; GKE needs one to create the cluster.
-            remove_default_node_pool=True,
-            initial_node_count=1,
-            network=args.network_self_link,
-            subnetwork=args.subnet_self_link,
-            networking_mode="VPC_NATIVE",
-            ip_allocation_policy={"cluster_secondary_range_name": args.pods_range_name,
-                                  "services_secondary_range_name": args.services_range_name},
-            # Private Service Connect control plane: no master_ipv4_cidr_block or VPC peering;
-            # the private endpoint is an address of the cluster's subnetwork.
-            private_cluster_config={"enable_private_nodes": True,
-                                    "enable_private_endpoint": private},
-            master_authorized_networks_config=_authorized_networks(args.api_access),
-            workload_identity_config={"workload_pool": args.workload_pool},
-            **({"authenticator_groups_config": {"security_group": args.security_group}}
-               if args.security_group else {}),
-            enable_shielded_nodes=True,
-            datapath_provider="ADVANCED_DATAPATH",
-            database_encryption={"state": "ENCRYPTED", "key_name": key.secrets_key_id},
-            addons_config={"gce_persistent_disk_csi_driver_config": {"enabled": True}},
-            logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
-            monitoring_config={
-                "enable_components": ["SYSTEM_COMPONENTS", "DCGM"],
-                "managed_prometheus": {"enabled": True},
-            },
-            # Free configuration auditing; image scanning belongs to Artifact Analysis.
-            security_posture_config={"mode": "BASIC",
-                                     "vulnerability_mode": "VULNERABILITY_DISABLED"},
-            deletion_protection=args.protect,
-            resource_labels=labels,
-            opts=child,
-        )
-
-        system = args.system_pool
-        system_pool = autoscaled_node_pool(
-            f"{name}-system",
-            parent=self,
-            pool_name="system",
-            project=args.project,
-            location=args.region,
-            cluster=cluster.id,
-            min_size=system.min_size,
-            max_size=system.max_size,
-            node_config=hardened_node_config(
-                machine_type=system.machine_type,
-                service_account=node_sa.email,
-                kms_key_id=key.disk_key_id,
-                disk_size_gb=system.disk_size_gb,
-                labels={"hybridml.io/pool": "system"},
-                resource_labels=labels,
-            ),
-        )
-
-        self.gpu_pools = {
-            pool.name: GpuNodePool(
-                f"{name}-gpu-{pool.name}",
-                GpuNodePoolArgs(pool=pool, project=args.project, cluster_id=cluster.id,
-                                location=args.region, node_service_account_email=node_sa.email,
-                                kms_key_id=key.disk_key_id, tags=args.tags,
-                                node_locations=args.gpu_zones.get(pool.name, ()),
-                                wait_for=(system_pool,)),
-                child,
-            )
-            for pool in args.gpu_pools
-        }
-
-        endpoint = (
-            cluster.private_cluster_config.apply(lambda c: c.private_endpoint if c else None)
-            if private else cluster.endpoint)
-        ca = cluster.master_auth.apply(lambda a: a.cluster_ca_certificate if a else None)
-        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(endpoint, ca).apply(
-            lambda v: render_kubeconfig(args.cluster_name, v[0], v[1])))
+        self.kubeconfig = cluster_kubeconfig(cluster, args)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             cluster_identifier=args.cluster_name,
             enable_server_side_apply=True,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
         self.cluster_name = cluster.name
         self.workload_pool = args.workload_pool
         self.node_service_account_email = node_sa.email
         self.kms_key_id = key.key_id
-        self.storage_class = StorageClassSpec(
-            provisioner=PD_CSI_PROVISIONER,
-            parameters={"type": "pd-balanced", "disk-encryption-kms-key": key.disk_key_id},
-        )
+        self.storage_class = pd_storage_class(key.disk_key_id)
         self.register_outputs({
             "cluster_name": self.cluster_name,
             "kubeconfig": self.kubeconfig,
@@ -307,3 +216,149 @@ class KubernetesCluster(pulumi.ComponentResource):
             "kms_key_id": self.kms_key_id,
             "gpu_pools": {n: p.node_pool_name for n, p in self.gpu_pools.items()},
         })
+
+
+def node_role_resource_name(name: str, role: str) -> str:
+    """The resource name of the node account's binding to `role`, e.g. `<name>-nodes-logWriter`."""
+    return f"{name}-nodes-{role.split('/')[1].replace('.', '-')}"
+
+
+def node_service_account(
+    name: str, cluster_name: str, project: str, parent: pulumi.Resource,
+) -> gcp.serviceaccount.Account:
+    """The nodes' dedicated service account, bound to `NODE_ROLES` only."""
+    child = pulumi.ResourceOptions(parent=parent)
+    node_sa = gcp.serviceaccount.Account(
+        f"{name}-nodes",
+        account_id=node_account_id(cluster_name),
+        display_name=f"GKE nodes of {cluster_name}",
+        project=project,
+        opts=child,
+    )
+    member = pulumi.Output.concat("serviceAccount:", node_sa.email)
+    for role in NODE_ROLES:
+        gcp.projects.IAMMember(node_role_resource_name(name, role),
+                               project=project, role=role, member=member, opts=child)
+    return node_sa
+
+
+def cluster_settings(args: KubernetesClusterArgs) -> dict[str, Any]:
+    """The cluster's inputs that follow from the arguments alone: release channel, VPC-native
+    networking, private nodes and endpoint, Workload Identity, Dataplane V2, logging and
+    monitoring (Managed Prometheus, DCGM), security posture, deletion protection."""
+    return {
+        "name": args.cluster_name,
+        "project": args.project,
+        "location": args.region,
+        "min_master_version": args.kubernetes_version,
+        "release_channel": {"channel": args.release_channel},
+        # The default pool cannot be hardened like ours; GKE needs one to create the cluster.
+        "remove_default_node_pool": True,
+        "initial_node_count": 1,
+        "network": args.network_self_link,
+        "subnetwork": args.subnet_self_link,
+        "networking_mode": "VPC_NATIVE",
+        "ip_allocation_policy": {"cluster_secondary_range_name": args.pods_range_name,
+                                 "services_secondary_range_name": args.services_range_name},
+        # Private Service Connect control plane: no master_ipv4_cidr_block or VPC peering;
+        # the private endpoint is an address of the cluster's subnetwork.
+        "private_cluster_config": {"enable_private_nodes": True,
+                                   "enable_private_endpoint": args.api_access.mode == "private"},
+        "master_authorized_networks_config": authorized_networks(args.api_access),
+        "workload_identity_config": {"workload_pool": args.workload_pool},
+        **({"authenticator_groups_config": {"security_group": args.security_group}}
+           if args.security_group else {}),
+        "enable_shielded_nodes": True,
+        "datapath_provider": "ADVANCED_DATAPATH",
+        "addons_config": {"gce_persistent_disk_csi_driver_config": {"enabled": True}},
+        "logging_config": {"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
+        "monitoring_config": {
+            "enable_components": ["SYSTEM_COMPONENTS", "DCGM"],
+            "managed_prometheus": {"enabled": True},
+        },
+        # Free configuration auditing; image scanning belongs to Artifact Analysis.
+        "security_posture_config": {"mode": "BASIC",
+                                    "vulnerability_mode": "VULNERABILITY_DISABLED"},
+        "deletion_protection": args.protect,
+    }
+
+
+def gke_cluster(
+    name: str, args: KubernetesClusterArgs, key: ClusterKey, labels: dict[str, str],
+    parent: pulumi.Resource,
+) -> gcp.container.Cluster:
+    """The GKE cluster, its Secrets encrypted with the cluster key."""
+    return gcp.container.Cluster(
+        f"{name}-cluster",
+        **cluster_settings(args),
+        database_encryption={"state": "ENCRYPTED", "key_name": key.secrets_key_id},
+        resource_labels=labels,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def system_node_pool(
+    name: str, args: KubernetesClusterArgs, cluster: gcp.container.Cluster,
+    node_sa: gcp.serviceaccount.Account, key: ClusterKey, labels: dict[str, str],
+    parent: pulumi.Resource,
+) -> gcp.container.NodePool:
+    """The autoscaled, untainted system pool on hardened nodes."""
+    system = args.system_pool
+    return autoscaled_node_pool(
+        f"{name}-system",
+        parent=parent,
+        pool_name="system",
+        project=args.project,
+        location=args.region,
+        cluster=cluster.id,
+        min_size=system.min_size,
+        max_size=system.max_size,
+        node_config=hardened_node_config(
+            machine_type=system.machine_type,
+            service_account=node_sa.email,
+            kms_key_id=key.disk_key_id,
+            disk_size_gb=system.disk_size_gb,
+            labels={"hybridml.io/pool": "system"},
+            resource_labels=labels,
+        ),
+    )
+
+
+def gpu_node_pools(
+    name: str, args: KubernetesClusterArgs, cluster: gcp.container.Cluster,
+    node_sa: gcp.serviceaccount.Account, key: ClusterKey, system_pool: pulumi.Resource,
+    parent: pulumi.Resource,
+) -> dict[str, GpuNodePool]:
+    """One `GpuNodePool` per GPU pool, by pool name, each after the system pool."""
+    return {
+        pool.name: GpuNodePool(
+            f"{name}-gpu-{pool.name}",
+            GpuNodePoolArgs(pool=pool, project=args.project, cluster_id=cluster.id,
+                            location=args.region, node_service_account_email=node_sa.email,
+                            kms_key_id=key.disk_key_id, tags=args.tags,
+                            node_locations=args.gpu_zones.get(pool.name, ()),
+                            wait_for=(system_pool,)),
+            pulumi.ResourceOptions(parent=parent),
+        )
+        for pool in args.gpu_pools
+    }
+
+
+def cluster_kubeconfig(
+    cluster: gcp.container.Cluster, args: KubernetesClusterArgs,
+) -> pulumi.Output[str]:
+    """The kubeconfig (a secret) for the private endpoint in private mode, else the public one."""
+    endpoint = (
+        cluster.private_cluster_config.apply(lambda c: c.private_endpoint if c else None)
+        if args.api_access.mode == "private" else cluster.endpoint)
+    ca = cluster.master_auth.apply(lambda a: a.cluster_ca_certificate if a else None)
+    return pulumi.Output.secret(pulumi.Output.all(endpoint, ca).apply(
+        lambda v: render_kubeconfig(args.cluster_name, v[0], v[1])))
+
+
+def pd_storage_class(disk_key_id: pulumi.Input[str]) -> StorageClassSpec:
+    """The default StorageClass of GKE: balanced persistent disks under the cluster's disk key."""
+    return StorageClassSpec(
+        provisioner=PD_CSI_PROVISIONER,
+        parameters={"type": "pd-balanced", "disk-encryption-kms-key": disk_key_id},
+    )

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 
+from components.gcp.kms import ENCRYPTER_DECRYPTER, ROTATION_PERIOD, key_grant, regional_key
 from components.tags import StandardTags, gcp_labels
 
-#: 90 days: well inside the policy pack's 365-day ceiling; old versions stay usable for decrypt.
-ROTATION_PERIOD = "7776000s"
-ENCRYPTER_DECRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+#: Re-exported: callers knew the rotation period and the key-user role from this module.
+__all__ = ["ENCRYPTER_DECRYPTER", "ROTATION_PERIOD", "ClusterKey", "cluster_key", "service_agents"]
 
 
 def service_agents(project_number: str) -> dict[str, str]:
@@ -57,31 +56,11 @@ def cluster_key(
     The ring lives where the cluster does: GKE requires the secrets key in the cluster's
     location and Compute Engine a disk key in the disks' region.
     """
-    stateful = pulumi.ResourceOptions(parent=parent, protect=protect)
-    ring = gcp.kms.KeyRing(
-        f"{name}-keyring",
-        name=f"{cluster_name}-gke",
-        project=project,
-        location=region,
-        opts=stateful,
-    )
-    key = gcp.kms.CryptoKey(
-        f"{name}-key",
-        name=f"{cluster_name}-gke",
-        key_ring=ring.id,
-        purpose="ENCRYPT_DECRYPT",
-        rotation_period=ROTATION_PERIOD,
-        labels=gcp_labels(tags),
-        opts=stateful,
-    )
+    key = regional_key(name, parent, ring_name=f"{cluster_name}-gke",
+                       key_name=f"{cluster_name}-gke", project=project, region=region,
+                       labels=gcp_labels(tags), protect=protect)
     grants = {
-        role: gcp.kms.CryptoKeyIAMMember(
-            f"{name}-key-{role}-agent",
-            crypto_key_id=key.id,
-            role=ENCRYPTER_DECRYPTER,
-            member=f"serviceAccount:{agent}",
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
+        role: key_grant(f"{name}-key-{role}-agent", key, f"serviceAccount:{agent}", parent)
         for role, agent in service_agents(project_number).items()
     }
     return ClusterKey(key_id=key.id, secrets_key_id=grants["gke"].crypto_key_id,

@@ -115,136 +115,33 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:gcp:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
 
-        # The APIs Private Service Access and Cloud SQL need, one resource each per project
-        # (this network is the project's only one). Left enabled on destroy: disabling an API
-        # breaks whatever else in the project uses it.
-        apis = {
-            api: gcp.projects.Service(
-                f"{name}-api-{api.split('.')[0]}", project=args.project, service=api,
-                disable_on_destroy=False, opts=child)
-            for api in (SERVICE_NETWORKING, SQL_ADMIN)
-        }
+        apis = project_apis(name, args.project, self)
         self.api_services = list(apis.values())
-
-        vpc = gcp.compute.Network(
-            f"{name}-vpc",
-            name=f"{args.prefix}-vpc",
-            project=args.project,
-            auto_create_subnetworks=False,
-            routing_mode="GLOBAL",
-            # Kept: Cloud NAT and Private Google Access both leave through the default
-            # internet-gateway route; nodes have no external IPs, so it serves nothing else.
-            delete_default_routes_on_create=False,
-            opts=child,
-        )
+        vpc = global_vpc(name, args, self)
 
         self.subnet_ids, self.subnet_self_links = {}, {}
         for region, cidr in args.regions.items():
-            layout = network_plan.gcp_layout(cidr)
-            subnet = gcp.compute.Subnetwork(
-                f"{name}-{region}",
-                name=f"{args.prefix}-{region}",
-                project=args.project,
-                region=region,
-                network=vpc.id,
-                ip_cidr_range=layout["nodes"],
-                secondary_ip_ranges=[
-                    {"range_name": PODS_RANGE, "ip_cidr_range": layout["pods"]},
-                    {"range_name": SERVICES_RANGE, "ip_cidr_range": layout["services"]},
-                ],
-                stack_type="IPV4_ONLY",
-                private_ip_google_access=True,
-                log_config={
-                    "aggregation_interval": "INTERVAL_5_SEC",
-                    "flow_sampling": _FLOW_SAMPLING,
-                    "metadata": "INCLUDE_ALL_METADATA",
-                },
-                opts=child,
-            )
+            subnet = regional_subnet(name, args, region, cidr, vpc, self)
             self.subnet_ids[region] = subnet.id
             self.subnet_self_links[region] = subnet.self_link
+            cloud_nat(name, args, region, vpc, subnet, self)
 
-            # NAT gets its own router: the VPN's BGP router can then be replaced or
-            # re-peered without touching egress.
-            router = gcp.compute.Router(
-                f"{name}-{region}-nat-router",
-                name=f"{args.prefix}-nat-{region}",
-                project=args.project,
-                region=region,
-                network=vpc.id,
-                opts=child,
-            )
-            gcp.compute.RouterNat(
-                f"{name}-{region}-nat",
-                name=f"{args.prefix}-nat-{region}",
-                project=args.project,
-                region=region,
-                router=router.name,
-                nat_ip_allocate_option="AUTO_ONLY",
-                # Only this subnetwork, all its ranges: GKE pods egress from the secondary range.
-                source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
-                subnetworks=[{"name": subnet.id, "source_ip_ranges_to_nats": ["ALL_IP_RANGES"]}],
-                log_config={"enable": True, "filter": "ERRORS_ONLY"},
-                opts=child,
-            )
-
-        # Private Service Access: one reserved range per region (named by region, so adding or
-        # reordering regions never moves an existing range), all on the one peering.
-        self.private_services_ranges = {
-            region: network_plan.gcp_private_services_range(cidr)
-            for region, cidr in args.regions.items()
-        }
-        reserved = []
-        for region, block in self.private_services_ranges.items():
-            net = ipaddress.ip_network(block)
-            reserved.append(gcp.compute.GlobalAddress(
-                f"{name}-{region}-services-range",
-                name=f"{args.prefix}-psa-{region}",
-                project=args.project,
-                network=vpc.id,
-                address_type="INTERNAL",
-                purpose="VPC_PEERING",
-                address=str(net.network_address),
-                prefix_length=net.prefixlen,
-                description=f"Private Service Access (Cloud SQL) range carved from {region}",
-                labels=gcp_labels(args.tags),
-                opts=keep,
-            ))
-        self.private_services_range_names = {
-            region: r.name for region, r in zip(self.private_services_ranges, reserved, strict=True)}
+        self.private_services_ranges = private_services_ranges(args.regions)
+        reserved = reserved_service_ranges(name, args, self.private_services_ranges, vpc, self)
+        self.private_services_range_names = {region: r.name for region, r in reserved.items()}
         self.private_services_connection = gcp.servicenetworking.Connection(
             f"{name}-private-services",
             network=vpc.id,
             service=SERVICE_NETWORKING,
-            reserved_peering_ranges=[r.name for r in reserved],
+            reserved_peering_ranges=[r.name for r in reserved.values()],
             # Google's side releases a range days after the last instance in it is deleted, so
             # a plain delete fails on destroy; removing the peering lets the VPC go.
             deletion_policy="REMOVE_PEERING",
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
                                         depends_on=[apis[SERVICE_NETWORKING]]),
         )
-
-        # (role, sources, per-connection logs): east-west inside the VPC covers every region's
-        # whole CIDR (nodes, pods, services); traffic crossing the site boundary is logged.
-        rules = [("internal", sorted(args.regions.values()), None)]
-        if args.onprem_cidrs:
-            rules.append(("onprem", list(args.onprem_cidrs), {"metadata": "INCLUDE_ALL_METADATA"}))
-        for role, sources, log_config in rules:
-            gcp.compute.Firewall(
-                f"{name}-allow-{role}",
-                name=f"{args.prefix}-allow-{role}",
-                project=args.project,
-                network=vpc.id,
-                direction="INGRESS",
-                priority=1000,
-                source_ranges=sources,
-                allows=[{"protocol": "tcp"}, {"protocol": "udp"}, {"protocol": "icmp"}],
-                log_config=log_config,
-                opts=child,
-            )
+        internal_firewalls(name, args, vpc, self)
 
         self.network_id = vpc.id
         self.network_self_link = vpc.self_link
@@ -257,3 +154,169 @@ class Network(pulumi.ComponentResource):
             "private_services_range_names": self.private_services_range_names,
             "private_services_connection": self.private_services_connection,
         })
+
+
+def project_apis(
+    name: str, project: str, parent: pulumi.Resource,
+) -> dict[str, gcp.projects.Service]:
+    """The APIs Private Service Access and Cloud SQL need, by service name."""
+    # One resource each per project (this network is the project's only one). Left enabled on
+    # destroy: disabling an API breaks whatever else in the project uses it.
+    return {
+        api: gcp.projects.Service(
+            f"{name}-api-{api.split('.')[0]}", project=project, service=api,
+            disable_on_destroy=False, opts=pulumi.ResourceOptions(parent=parent))
+        for api in (SERVICE_NETWORKING, SQL_ADMIN)
+    }
+
+
+def global_vpc(name: str, args: NetworkArgs, parent: pulumi.Resource) -> gcp.compute.Network:
+    """The custom-mode VPC with global routing."""
+    return gcp.compute.Network(
+        f"{name}-vpc",
+        name=f"{args.prefix}-vpc",
+        project=args.project,
+        auto_create_subnetworks=False,
+        routing_mode="GLOBAL",
+        # Kept: Cloud NAT and Private Google Access both leave through the default
+        # internet-gateway route; nodes have no external IPs, so it serves nothing else.
+        delete_default_routes_on_create=False,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def subnet_ranges(cidr: str) -> dict:
+    """The subnetwork's ranges for a region's CIDR (`network_plan.gcp_layout`): `nodes` as the
+    primary range, `pods` and `services` as the secondary ranges GKE refers to by name."""
+    layout = network_plan.gcp_layout(cidr)
+    return {
+        "ip_cidr_range": layout["nodes"],
+        "secondary_ip_ranges": [
+            {"range_name": PODS_RANGE, "ip_cidr_range": layout["pods"]},
+            {"range_name": SERVICES_RANGE, "ip_cidr_range": layout["services"]},
+        ],
+    }
+
+
+#: VPC flow logs of every subnetwork: 5-second aggregation, sampled, with all metadata.
+SUBNET_FLOW_LOGS = {
+    "aggregation_interval": "INTERVAL_5_SEC",
+    "flow_sampling": _FLOW_SAMPLING,
+    "metadata": "INCLUDE_ALL_METADATA",
+}
+
+
+def regional_subnet(
+    name: str, args: NetworkArgs, region: str, cidr: str, vpc: gcp.compute.Network,
+    parent: pulumi.Resource,
+) -> gcp.compute.Subnetwork:
+    """The region's subnetwork: IPv4 only, Private Google Access, flow logs."""
+    return gcp.compute.Subnetwork(
+        f"{name}-{region}",
+        name=f"{args.prefix}-{region}",
+        project=args.project,
+        region=region,
+        network=vpc.id,
+        **subnet_ranges(cidr),
+        stack_type="IPV4_ONLY",
+        private_ip_google_access=True,
+        log_config=dict(SUBNET_FLOW_LOGS),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def cloud_nat(
+    name: str, args: NetworkArgs, region: str, vpc: gcp.compute.Network,
+    subnet: gcp.compute.Subnetwork, parent: pulumi.Resource,
+) -> gcp.compute.RouterNat:
+    """Cloud NAT for the region's subnetwork (all its ranges), on a router of its own."""
+    child = pulumi.ResourceOptions(parent=parent)
+    # NAT gets its own router: the VPN's BGP router can then be replaced or
+    # re-peered without touching egress.
+    router = gcp.compute.Router(
+        f"{name}-{region}-nat-router",
+        name=f"{args.prefix}-nat-{region}",
+        project=args.project,
+        region=region,
+        network=vpc.id,
+        opts=child,
+    )
+    return gcp.compute.RouterNat(
+        f"{name}-{region}-nat",
+        name=f"{args.prefix}-nat-{region}",
+        project=args.project,
+        region=region,
+        router=router.name,
+        nat_ip_allocate_option="AUTO_ONLY",
+        # Only this subnetwork, all its ranges: GKE pods egress from the secondary range.
+        source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
+        subnetworks=[{"name": subnet.id, "source_ip_ranges_to_nats": ["ALL_IP_RANGES"]}],
+        log_config={"enable": True, "filter": "ERRORS_ONLY"},
+        opts=child,
+    )
+
+
+def private_services_ranges(regions: dict[str, str]) -> dict[str, str]:
+    """Region -> the block reserved for Private Service Access, carved from the region's CIDR."""
+    return {region: network_plan.gcp_private_services_range(cidr)
+            for region, cidr in regions.items()}
+
+
+def reserved_service_ranges(
+    name: str, args: NetworkArgs, ranges: dict[str, str], vpc: gcp.compute.Network,
+    parent: pulumi.Resource,
+) -> dict[str, gcp.compute.GlobalAddress]:
+    """One internal range reserved for VPC peering per region (named by region, so adding or
+    reordering regions never moves an existing range), protected with `protect`."""
+    keep = pulumi.ResourceOptions(parent=parent, protect=args.protect)
+    reserved = {}
+    for region, block in ranges.items():
+        net = ipaddress.ip_network(block)
+        reserved[region] = gcp.compute.GlobalAddress(
+            f"{name}-{region}-services-range",
+            name=f"{args.prefix}-psa-{region}",
+            project=args.project,
+            network=vpc.id,
+            address_type="INTERNAL",
+            purpose="VPC_PEERING",
+            address=str(net.network_address),
+            prefix_length=net.prefixlen,
+            description=f"Private Service Access (Cloud SQL) range carved from {region}",
+            labels=gcp_labels(args.tags),
+            opts=keep,
+        )
+    return reserved
+
+
+def firewall_rule_sets(
+    regions: dict[str, str], onprem_cidrs: list[str],
+) -> list[tuple[str, list[str], dict | None]]:
+    """(role, source ranges, log config) of each allow rule: east-west inside the VPC covers
+    every region's whole CIDR (nodes, pods, services); traffic crossing the site boundary from
+    on-prem is logged with all metadata."""
+    rules: list[tuple[str, list[str], dict | None]] = [
+        ("internal", sorted(regions.values()), None)]
+    if onprem_cidrs:
+        rules.append(("onprem", list(onprem_cidrs), {"metadata": "INCLUDE_ALL_METADATA"}))
+    return rules
+
+
+def internal_firewalls(
+    name: str, args: NetworkArgs, vpc: gcp.compute.Network, parent: pulumi.Resource,
+) -> list[gcp.compute.Firewall]:
+    """Ingress allow rules (TCP, UDP, ICMP) from the VPC's own ranges and from on-prem only."""
+    return [
+        gcp.compute.Firewall(
+            f"{name}-allow-{role}",
+            name=f"{args.prefix}-allow-{role}",
+            project=args.project,
+            network=vpc.id,
+            direction="INGRESS",
+            priority=1000,
+            source_ranges=sources,
+            allows=[{"protocol": "tcp"}, {"protocol": "udp"}, {"protocol": "icmp"}],
+            log_config=log_config,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for role, sources, log_config in firewall_rule_sets(args.regions, args.onprem_cidrs)
+    ]

@@ -10,7 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from components.gcp.cluster_kms import ENCRYPTER_DECRYPTER, ROTATION_PERIOD
+from components.gcp.kms import key_grant, regional_key
 from components.inputs import StrInput
 from components.regions import GCP_REGIONS
 from components.tags import StandardTags, gcp_labels
@@ -24,7 +24,6 @@ SSL_MODE = "ENCRYPTED_ONLY"
 SSLMODE = "require"
 #: Letters and digits only: the password goes into a database URI without URL-encoding.
 PASSWORD_LENGTH = 40
-_DAY = 86_400
 #: Connection, lock-wait and schema-change logging (Cloud Logging), as on RDS.
 DATABASE_FLAGS: dict[str, str] = {
     "log_connections": "on",
@@ -150,94 +149,32 @@ class PostgresDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresDatabaseArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:gcp:PostgresDatabase", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        keep = pulumi.ResourceOptions(parent=self, protect=args.protect)
         labels = gcp_labels(args.tags)
-        ident = args.instance_name
-
-        ring = gcp.kms.KeyRing(f"{name}-keyring", name=f"{args.prefix}-{args.name}-sql",
-                               location=args.region, project=args.project, opts=keep)
-        key = gcp.kms.CryptoKey(
-            f"{name}-key", name=f"{args.prefix}-{args.name}-sql", key_ring=ring.id,
-            purpose="ENCRYPT_DECRYPT", rotation_period=ROTATION_PERIOD,
-            destroy_scheduled_duration=f"{30 * _DAY}s", labels=labels, opts=keep)
-        # The agent exists only once someone asks for it ("per-product, per-project service
-        # account not found" otherwise); this resource asks, idempotently, as
-        # `gcloud beta services identity create --service=sqladmin.googleapis.com` does. It
-        # waits for the caller's dependencies too (the network's API services: the Cloud SQL
-        # Admin API must be enabled first).
         caller = _caller_dependencies(opts)
-        agent = gcp.projects.ServiceIdentity(
-            f"{name}-sql-agent", project=args.project, service="sqladmin.googleapis.com",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=caller))
-        # The member is the agent resource's own output (`serviceAccount:<email>`), so the grant
-        # names exactly the account the API created, and comes after it.
-        grant = gcp.kms.CryptoKeyIAMMember(
-            f"{name}-key-sql-agent", crypto_key_id=key.id, role=ENCRYPTER_DECRYPTER,
-            member=agent.member,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]))
 
+        key = regional_key(name, self, ring_name=f"{args.prefix}-{args.name}-sql",
+                           key_name=f"{args.prefix}-{args.name}-sql", project=args.project,
+                           region=args.region, labels=labels, protect=args.protect,
+                           destroy_after_days=30)
+        grant = sql_agent_key_grant(name, args.project, key, caller, self)
         password = random.RandomPassword(
             f"{name}-password", length=PASSWORD_LENGTH, special=False,
-            min_lower=1, min_upper=1, min_numeric=1, opts=child)
+            min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
 
         instance = gcp.sql.DatabaseInstance(
             f"{name}-instance",
-            name=ident,
+            name=args.instance_name,
             project=args.project,
             region=args.region,
             database_version=DATABASE_VERSION,
             # Taken from the grant, so Cloud SQL never meets a key its agent cannot use.
             encryption_key_name=grant.crypto_key_id,
             deletion_protection=args.protect,
-            settings={
-                # POSTGRES_16+ default to ENTERPRISE_PLUS, which has no db-custom tiers.
-                "edition": "ENTERPRISE",
-                "tier": args.tier,
-                "availability_type": "REGIONAL" if args.high_availability else "ZONAL",
-                "disk_type": "PD_SSD",
-                "disk_size": args.storage_gb,
-                "disk_autoresize": True,
-                "disk_autoresize_limit": args.storage_gb * 4,
-                "deletion_protection_enabled": args.protect,
-                "retain_backups_on_delete": args.protect,
-                "ip_configuration": {
-                    "ipv4_enabled": False,
-                    "private_network": args.network_id,
-                    "ssl_mode": SSL_MODE,
-                    **({"allocated_ip_range": args.allocated_ip_range}
-                       if args.allocated_ip_range is not None else {}),
-                },
-                "backup_configuration": {
-                    "enabled": True,
-                    "start_time": "02:00",
-                    "point_in_time_recovery_enabled": True,
-                    "transaction_log_retention_days": transaction_log_days(
-                        args.backup_retention_days),
-                    "backup_retention_settings": {
-                        "retained_backups": args.backup_retention_days,
-                        "retention_unit": "COUNT",
-                    },
-                },
-                "maintenance_window": {"day": 7, "hour": 3, "update_track": "stable"},
-                "database_flags": [{"name": k, "value": v} for k, v in DATABASE_FLAGS.items()],
-                "insights_config": {"query_insights_enabled": True,
-                                    "record_client_address": False},
-                "user_labels": labels,
-            },
+            settings=instance_settings(args, labels),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
                                         depends_on=[grant, *caller]),
         )
-        database = gcp.sql.Database(
-            f"{name}-database", name=args.database, instance=instance.name,
-            project=args.project, opts=keep)
-        gcp.sql.User(
-            f"{name}-user", name=args.username, instance=instance.name, project=args.project,
-            type="BUILT_IN", password=password.result,
-            # PostgreSQL refuses to drop a role that owns objects; abandoning leaves it to the
-            # database's fate instead of failing a destroy.
-            deletion_policy="ABANDON",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[database]))
+        database_and_user(name, args, instance, password, self)
 
         self.host = instance.private_ip_address
         self.port = pulumi.Output.from_input(PORT)
@@ -257,3 +194,77 @@ class PostgresDatabase(pulumi.ComponentResource):
             "key_id": self.key_id,
             "connection_name": self.connection_name,
         })
+
+
+def sql_agent_key_grant(
+    name: str, project: str, key: gcp.kms.CryptoKey, caller: list[pulumi.Resource],
+    parent: pulumi.Resource,
+) -> gcp.kms.CryptoKeyIAMMember:
+    """The Cloud SQL service agent (asked into existence) and its use of the database key."""
+    # The agent exists only once someone asks for it ("per-product, per-project service
+    # account not found" otherwise); this resource asks, idempotently, as
+    # `gcloud beta services identity create --service=sqladmin.googleapis.com` does. It
+    # waits for the caller's dependencies too (the network's API services: the Cloud SQL
+    # Admin API must be enabled first).
+    agent = gcp.projects.ServiceIdentity(
+        f"{name}-sql-agent", project=project, service="sqladmin.googleapis.com",
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=caller))
+    # The member is the agent resource's own output (`serviceAccount:<email>`), so the grant
+    # names exactly the account the API created, and comes after it.
+    return key_grant(f"{name}-key-sql-agent", key, agent.member, parent, depends_on=[agent])
+
+
+def instance_settings(args: PostgresDatabaseArgs, labels: dict[str, str]) -> dict:
+    """The instance's `settings`: Enterprise edition on SSD with autoresize, private IP only
+    and TLS only, daily backups with point-in-time recovery, logging flags, query insights."""
+    return {
+        # POSTGRES_16+ default to ENTERPRISE_PLUS, which has no db-custom tiers.
+        "edition": "ENTERPRISE",
+        "tier": args.tier,
+        "availability_type": "REGIONAL" if args.high_availability else "ZONAL",
+        "disk_type": "PD_SSD",
+        "disk_size": args.storage_gb,
+        "disk_autoresize": True,
+        "disk_autoresize_limit": args.storage_gb * 4,
+        "deletion_protection_enabled": args.protect,
+        "retain_backups_on_delete": args.protect,
+        "ip_configuration": {
+            "ipv4_enabled": False,
+            "private_network": args.network_id,
+            "ssl_mode": SSL_MODE,
+            **({"allocated_ip_range": args.allocated_ip_range}
+               if args.allocated_ip_range is not None else {}),
+        },
+        "backup_configuration": {
+            "enabled": True,
+            "start_time": "02:00",
+            "point_in_time_recovery_enabled": True,
+            "transaction_log_retention_days": transaction_log_days(args.backup_retention_days),
+            "backup_retention_settings": {
+                "retained_backups": args.backup_retention_days,
+                "retention_unit": "COUNT",
+            },
+        },
+        "maintenance_window": {"day": 7, "hour": 3, "update_track": "stable"},
+        "database_flags": [{"name": k, "value": v} for k, v in DATABASE_FLAGS.items()],
+        "insights_config": {"query_insights_enabled": True, "record_client_address": False},
+        "user_labels": labels,
+    }
+
+
+def database_and_user(
+    name: str, args: PostgresDatabaseArgs, instance: gcp.sql.DatabaseInstance,
+    password: random.RandomPassword, parent: pulumi.Resource,
+) -> tuple[gcp.sql.Database, gcp.sql.User]:
+    """The database (protected with `protect`) and the built-in login that owns it."""
+    database = gcp.sql.Database(
+        f"{name}-database", name=args.database, instance=instance.name,
+        project=args.project, opts=pulumi.ResourceOptions(parent=parent, protect=args.protect))
+    user = gcp.sql.User(
+        f"{name}-user", name=args.username, instance=instance.name, project=args.project,
+        type="BUILT_IN", password=password.result,
+        # PostgreSQL refuses to drop a role that owns objects; abandoning leaves it to the
+        # database's fate instead of failing a destroy.
+        deletion_policy="ABANDON",
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[database]))
+    return database, user

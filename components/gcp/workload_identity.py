@@ -8,7 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 from pydantic import BaseModel, ConfigDict, Field
 
-from components.aws.vpn import StrInput
+from components.inputs import StrInput
 from components.tags import StandardTags
 
 #: Read, write, list and delete objects; no bucket administration, no IAM changes.

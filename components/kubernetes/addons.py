@@ -167,28 +167,8 @@ class ClusterAddons(pulumi.ComponentResource):
             self,
             [releases["envoy-gateway"], gateway_class, releases["cert-manager"], issuer],
         )
-
         if args.metrics_server:
-            ns = add_on_namespace(
-                f"{name}-metrics-server-namespace",
-                METRICS_SERVER_NAMESPACE,
-                tags,
-                "restricted",
-                self,
-            )
-            releases["metrics-server"] = pinned_release(
-                f"{name}-metrics-server-release",
-                "metrics-server",
-                METRICS_SERVER_NAMESPACE,
-                {
-                    "replicas": 2,
-                    "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
-                    "resources": container_resources("100m", "200Mi", "500m", "500Mi"),
-                },
-                self,
-                [ns],
-            )
-
+            releases["metrics-server"] = metrics_server(f"{name}-metrics-server", tags, self)
         # gke-managed: GKE installs driver, device plugin and DCGM itself; none: no GPUs.
         if args.gpu_stack == "operator":
             releases["gpu-operator"] = gpu_stack.install_gpu_operator(
@@ -199,39 +179,11 @@ class ClusterAddons(pulumi.ComponentResource):
                 tags,
                 self,
             )
-
-        storage_class = k8s.storage.v1.StorageClass(
-            f"{name}-storage-class",
-            metadata={
-                "name": STORAGE_CLASS,
-                "labels": object_labels(tags),
-                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-            },
-            provisioner=args.storage_class.provisioner,
-            parameters=dict(args.storage_class.parameters),
-            # Retain: deleting a claim (or the namespace) must never delete training data.
-            reclaim_policy="Retain",
-            # Bind where the pod lands, so zonal disks are created in the pod's zone.
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
-            opts=pulumi.ResourceOptions(parent=self),
+        storage_class = default_storage_class(
+            f"{name}-storage-class", args.storage_class, tags, self
         )
+        self.namespaces = platform_namespaces(name, args.platform_namespaces, tags, self)
 
-        self.namespaces = {
-            spec.name: PlatformNamespace(
-                f"{name}-ns-{spec.name}",
-                PlatformNamespaceArgs(
-                    **{
-                        **spec.model_dump(),
-                        "tags": tags,
-                        "allow_from_namespaces": (*spec.allow_from_namespaces, *INGRESS_SOURCES),
-                        "allow_from_pods": {**INGRESS_PODS, **spec.allow_from_pods},
-                    }
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for spec in args.platform_namespaces
-        }
         self.releases = releases
         self.gateway_name = known_name(platform_gateway, gateway.GATEWAY)
         self.cluster_issuer_name = known_name(issuer, cert_manager.CLUSTER_ISSUER)
@@ -243,3 +195,81 @@ class ClusterAddons(pulumi.ComponentResource):
                 "storage_class_name": self.storage_class_name,
             }
         )
+
+
+def metrics_server_values() -> dict:
+    """Helm values of metrics-server: two replicas kept by a PodDisruptionBudget, bounded."""
+    return {
+        "replicas": 2,
+        "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+        "resources": container_resources("100m", "200Mi", "500m", "500Mi"),
+    }
+
+
+def metrics_server(name: str, tags: StandardTags, parent: pulumi.Resource) -> k8s.helm.v3.Release:
+    """metrics-server in its own restricted namespace."""
+    ns = add_on_namespace(f"{name}-namespace", METRICS_SERVER_NAMESPACE, tags, "restricted", parent)
+    return pinned_release(
+        f"{name}-release",
+        "metrics-server",
+        METRICS_SERVER_NAMESPACE,
+        metrics_server_values(),
+        parent,
+        [ns],
+    )
+
+
+def storage_class_settings(spec: StorageClassSpec) -> dict:
+    """The default StorageClass's inputs beyond its metadata: the site's provisioner and
+    encryption parameters; volumes retained, bound in the pod's zone, expandable."""
+    return {
+        "provisioner": spec.provisioner,
+        "parameters": dict(spec.parameters),
+        # Retain: deleting a claim (or the namespace) must never delete training data.
+        "reclaim_policy": "Retain",
+        # Bind where the pod lands, so zonal disks are created in the pod's zone.
+        "volume_binding_mode": "WaitForFirstConsumer",
+        "allow_volume_expansion": True,
+    }
+
+
+def default_storage_class(
+    name: str, spec: StorageClassSpec, tags: StandardTags, parent: pulumi.Resource
+) -> k8s.storage.v1.StorageClass:
+    """The cluster's default StorageClass `encrypted`."""
+    return k8s.storage.v1.StorageClass(
+        name,
+        metadata={
+            "name": STORAGE_CLASS,
+            "labels": object_labels(tags),
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+        },
+        **storage_class_settings(spec),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+
+
+def platform_namespace_args(spec: NamespaceSpec, tags: StandardTags) -> PlatformNamespaceArgs:
+    """A platform namespace's arguments: its spec, admitting the gateway and Prometheus too."""
+    return PlatformNamespaceArgs(
+        **{
+            **spec.model_dump(),
+            "tags": tags,
+            "allow_from_namespaces": (*spec.allow_from_namespaces, *INGRESS_SOURCES),
+            "allow_from_pods": {**INGRESS_PODS, **spec.allow_from_pods},
+        }
+    )
+
+
+def platform_namespaces(
+    name: str, specs: tuple[NamespaceSpec, ...], tags: StandardTags, parent: pulumi.Resource
+) -> dict[str, PlatformNamespace]:
+    """One `PlatformNamespace` per spec, by namespace name."""
+    return {
+        spec.name: PlatformNamespace(
+            f"{name}-ns-{spec.name}",
+            platform_namespace_args(spec, tags),
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for spec in specs
+    }

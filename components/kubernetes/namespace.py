@@ -20,6 +20,7 @@ from components.kubernetes.objects import (
     PodSecurityLevel,
     in_namespace,
     known_name,
+    network_policy,
     object_labels,
     pod_security_labels,
     quantity,
@@ -200,21 +201,94 @@ class PlatformNamespaceArgs(NamespaceSpec):
     tags: StandardTags = Field(description="Standard tags, put on every object as labels.")
 
 
-def _network_policy(
-    resource_name: str,
-    name: str,
-    namespace: str,
-    labels: dict[str, str],
-    spec: dict,
-    ns: k8s.core.v1.Namespace,
-    parent: pulumi.Resource,
-) -> None:
-    k8s.networking.v1.NetworkPolicy(
-        resource_name,
-        metadata={"name": name, "namespace": namespace, "labels": labels},
-        spec={"podSelector": {}, **spec},
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[ns]),
-    )
+def namespace_labels(tags: StandardTags, level: PodSecurityLevel) -> dict[str, str]:
+    """Labels of a platform namespace: standard labels, Pod Security at `level`, and the
+    platform-namespace label the Gateway admits routes by."""
+    return {**object_labels(tags), **pod_security_labels(level), PLATFORM_NAMESPACE_LABEL: "true"}
+
+
+def limit_range_spec(defaults: ContainerDefaults) -> dict:
+    """The LimitRange spec: container defaults, default requests and maxima."""
+    d = defaults
+    return {
+        "limits": [
+            {
+                "type": "Container",
+                "default": {"cpu": d.default_cpu, "memory": d.default_memory},
+                "defaultRequest": {
+                    "cpu": d.default_request_cpu,
+                    "memory": d.default_request_memory,
+                },
+                "max": {"cpu": d.max_cpu, "memory": d.max_memory},
+            }
+        ]
+    }
+
+
+def baseline_policy_specs() -> dict[str, dict]:
+    """NetworkPolicy name -> spec of the policies every platform namespace has: deny all,
+    then allow DNS and traffic inside the namespace."""
+    return {
+        "default-deny": {"policyTypes": ["Ingress", "Egress"]},
+        # kube-dns pods carry k8s-app=kube-dns on EKS (CoreDNS add-on), GKE, AKS and kubeadm alike.
+        "allow-dns": {
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            **in_namespace("kube-system"),
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+        "allow-same-namespace": {
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [{"podSelector": {}}]}],
+            "egress": [{"to": [{"podSelector": {}}]}],
+        },
+    }
+
+
+def ingress_policy_specs(
+    namespaces: tuple[str, ...], pods: dict[str, dict[str, str]]
+) -> dict[str, dict]:
+    """`allow-from-<ns>` per allowed namespace, narrowed to the pods `pods` names for it."""
+    specs = {}
+    for source in namespaces:
+        peer = in_namespace(source)
+        if source in pods:
+            peer["podSelector"] = {"matchLabels": dict(pods[source])}
+        specs[f"allow-from-{source}"] = {"policyTypes": ["Ingress"], "ingress": [{"from": [peer]}]}
+    return specs
+
+
+def egress_policy_specs(rules: tuple[EgressAllowance, ...]) -> dict[str, dict]:
+    """`allow-egress-<name>` per egress allowance: its CIDRs on its ports."""
+    return {
+        f"allow-egress-{rule.name}": {
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [{"ipBlock": {"cidr": c}} for c in rule.cidrs],
+                    "ports": [{"protocol": rule.protocol, "port": p} for p in rule.ports],
+                }
+            ],
+        }
+        for rule in rules
+    }
+
+
+def network_policy_specs(spec: NamespaceSpec) -> dict[str, dict]:
+    """Every NetworkPolicy of the namespace, name -> spec, in creation order."""
+    return {
+        **baseline_policy_specs(),
+        **ingress_policy_specs(spec.allow_from_namespaces, spec.allow_from_pods),
+        **egress_policy_specs(spec.allow_egress_cidrs),
+    }
 
 
 class PlatformNamespace(pulumi.ComponentResource):
@@ -233,100 +307,28 @@ class PlatformNamespace(pulumi.ComponentResource):
         self, name: str, args: PlatformNamespaceArgs, opts: pulumi.ResourceOptions | None = None
     ):
         super().__init__("hybridml:kubernetes:PlatformNamespace", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        labels = object_labels(args.tags)
         ns_name = args.name
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata={
-                "name": ns_name,
-                "labels": {
-                    **labels,
-                    **pod_security_labels(args.pod_security),
-                    PLATFORM_NAMESPACE_LABEL: "true",
-                },
-            },
-            opts=child,
+            metadata={"name": ns_name, "labels": namespace_labels(args.tags, args.pod_security)},
+            opts=pulumi.ResourceOptions(parent=self),
         )
         inside = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        meta = {"namespace": ns_name, "labels": labels}
+        meta = {"namespace": ns_name, "labels": object_labels(args.tags)}
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",
             metadata={"name": "platform-quota", **meta},
             spec={"hard": args.quota.hard()},
             opts=inside,
         )
-        d = args.defaults
         k8s.core.v1.LimitRange(
             f"{name}-limits",
             metadata={"name": "container-defaults", **meta},
-            spec={
-                "limits": [
-                    {
-                        "type": "Container",
-                        "default": {"cpu": d.default_cpu, "memory": d.default_memory},
-                        "defaultRequest": {
-                            "cpu": d.default_request_cpu,
-                            "memory": d.default_request_memory,
-                        },
-                        "max": {"cpu": d.max_cpu, "memory": d.max_memory},
-                    }
-                ]
-            },
+            spec=limit_range_spec(args.defaults),
             opts=inside,
         )
-
-        def policy(role: str, spec: dict) -> None:
-            _network_policy(f"{name}-{role}", role, ns_name, labels, spec, ns, self)
-
-        policy("default-deny", {"policyTypes": ["Ingress", "Egress"]})
-        # kube-dns pods carry k8s-app=kube-dns on EKS (CoreDNS add-on), GKE, AKS and kubeadm alike.
-        policy(
-            "allow-dns",
-            {
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                **in_namespace("kube-system"),
-                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-                    }
-                ],
-            },
-        )
-        policy(
-            "allow-same-namespace",
-            {
-                "policyTypes": ["Ingress", "Egress"],
-                "ingress": [{"from": [{"podSelector": {}}]}],
-                "egress": [{"to": [{"podSelector": {}}]}],
-            },
-        )
-        for source in args.allow_from_namespaces:
-            peer = in_namespace(source)
-            if source in args.allow_from_pods:
-                peer["podSelector"] = {"matchLabels": dict(args.allow_from_pods[source])}
-            policy(
-                f"allow-from-{source}",
-                {"policyTypes": ["Ingress"], "ingress": [{"from": [peer]}]},
-            )
-        for rule in args.allow_egress_cidrs:
-            policy(
-                f"allow-egress-{rule.name}",
-                {
-                    "policyTypes": ["Egress"],
-                    "egress": [
-                        {
-                            "to": [{"ipBlock": {"cidr": c}} for c in rule.cidrs],
-                            "ports": [{"protocol": rule.protocol, "port": p} for p in rule.ports],
-                        }
-                    ],
-                },
-            )
+        for role, spec in network_policy_specs(args).items():
+            network_policy(f"{name}-{role}", role, ns_name, args.tags, spec, self, depends_on=[ns])
 
         self.namespace_name = known_name(ns, ns_name)
         self.register_outputs({"namespace_name": self.namespace_name})
