@@ -12,9 +12,9 @@ import pytest
 from stacks.preview.analyzer_client import (
     PolicyConfigError,
     PolicyPackError,
-    _to_wire,
     run_policy_pack,
 )
+from stacks.preview.analyzer_wire import to_wire
 from stacks.preview.offline import SECRET_SIG, UNKNOWN
 from stacks.preview.offline import SIG_KEY as SECRET_KEY
 
@@ -175,7 +175,7 @@ def test_stack_policy_sees_parents_dependencies_and_protect() -> None:
 
 
 def test_secret_is_sent_as_a_secret_and_never_echoed() -> None:
-    wire = _to_wire(
+    wire = to_wire(
         {"password": "[secret]", "list": ["[secret]"], "tags": "[unknown]"},
         "",
         secret_paths := set(),
