@@ -3,7 +3,8 @@
 Route 53 answers `<record>` with the primary site's addresses while the primary's health check
 passes, otherwise with the secondary's. Health checkers probe each site from the internet over
 HTTPS on 443, to the site's public address with the record name as Host and SNI, on the model's
-health path (`/ping` of the MLflow scoring server, routed without a token to the stable version); a site with several addresses (an NLB with one Elastic IP per zone) is judged by
+health path (`/ping` of the MLflow scoring server, routed without a token to the stable
+version); a site with several addresses (an NLB with one Elastic IP per zone) is judged by
 a CALCULATED check over one check per address.
 
 Route 53 is a global service: no region to pin, so the data-residency policy skips it; nothing

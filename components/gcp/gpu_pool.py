@@ -161,7 +161,8 @@ class GpuNodePool(pulumi.ComponentResource):
     key/effect `nvidia.com/gpu:NoSchedule`. The taint is GKE's own `nvidia.com/gpu=present`,
     which GKE adds to GPU pools of clusters with non-GPU pools (the cluster creates its system
     pool first) and which makes GKE refuse a second taint with that key and effect; tolerate it
-    with `gpu_toleration()` (operator Exists), as on every other target. GKE's own sharing labels (`cloud.google.com/gke-gpu-*`) come
+    with `gpu_toleration()` (operator Exists), as on every other target. GKE's own sharing
+    labels (`cloud.google.com/gke-gpu-*`) come
     with MIG partitioning and time-sharing, which are node pool settings here.
 
     Guarantees: GKE-managed NVIDIA driver (LATEST), boot disks encrypted with the cluster's

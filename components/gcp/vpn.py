@@ -65,7 +65,7 @@ class SiteVpnArgs(BaseModel):
             for resource_name in (f"{self.prefix}-{t.name}", f"{t.name}-bgp"):
                 if len(resource_name) > 63:
                     raise ValueError(f"tunnels: {resource_name} is longer than 63 characters")
-        for i, cidr in enumerate(self.advertised_ranges):
+        for cidr in self.advertised_ranges:
             ipaddress.IPv4Network(cidr)  # ValueError names the bad range
         return self
 
