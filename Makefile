@@ -28,7 +28,9 @@ preview: $(STAMP)
 preview-prod: $(STAMP)
 	$(VENV)/bin/hybrid-ml preview prod
 
+# Lint first (ruff, rules in pyproject.toml): a finding fails the run like a failing test.
 test: $(STAMP) $(MLFLOW_STAMP)
+	$(VENV)/bin/ruff check .
 	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) $(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
