@@ -7,7 +7,7 @@ the mapping built here (team workspace -> groups and permission, admin groups). 
 else (users, grants, workspaces) MLflow keeps in its own tables, in the tracking database.
 
 This module holds the pure parts (mapping, auth config, environment) so the same values are
-used by the component and by tests/test_mlflow_team_auth.py, which runs them on a real server.
+used by the component and by tests/program/services/test_mlflow_team_auth.py, which runs them on a real server.
 """
 
 from __future__ import annotations

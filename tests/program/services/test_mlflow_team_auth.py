@@ -30,7 +30,7 @@ import pytest
 from components.kubernetes import mlflow_auth
 from components.kubernetes.mlflow import DB_UPGRADE_SCRIPT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 VENV = os.environ.get("HYBRIDML_MLFLOW_VENV")
 pytestmark = pytest.mark.skipif(not VENV, reason="HYBRIDML_MLFLOW_VENV not set (make test sets it)")
 

@@ -18,7 +18,7 @@ from stacks.preview.analyzer_wire import to_wire
 from stacks.preview.offline import SECRET_SIG, UNKNOWN
 from stacks.preview.offline import SIG_KEY as SECRET_KEY
 
-TOY = Path(__file__).parent / "fixtures" / "packs" / "toy"
+TOY = Path(__file__).resolve().parents[1] / "fixtures" / "packs" / "toy"
 PREFIX = "urn:pulumi:dev::hybrid-ml-platform::"
 PROVIDER = PREFIX + "pulumi:providers:aws::eu"
 

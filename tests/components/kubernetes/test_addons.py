@@ -30,7 +30,7 @@ from components.tags import REQUIRED_TAG_KEYS, StandardTags
 from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import component_plan, resources_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TAGS = StandardTags(
     owner="ml-platform",
     cost_center="ML-4100",

@@ -20,7 +20,7 @@ from components.tags import REQUIRED_TAG_KEYS, StandardTags
 from stacks.preview.analyzer_client import run_policy_pack
 from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",
                     data_classification="confidential")
 PROJECT = "hml-prod-net"

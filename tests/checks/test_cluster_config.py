@@ -14,8 +14,8 @@ from components.gpu_catalog import GPU_TYPES, MACHINE_TYPES
 from stacks.checks.problems import ConfigError
 from stacks.plan.clusters import planned_clusters
 from stacks.program.validate import parse_platform
+from tests.config.test_config_validation import problems_of
 from tests.conftest import ROOT, stack_platform, write_stack
-from tests.test_config_validation import problems_of
 
 K = "hybrid-ml-platform:platform.kubernetes"
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from components import network_plan as plan
 from stacks.plan.tunnels import planned_tunnels
 from stacks.program.validate import parse_platform
+from tests.config.test_config_validation import problems_of
 from tests.conftest import ROOT, stack_platform, write_stack
-from tests.test_config_validation import problems_of
 
 NET = "hybrid-ml-platform:platform.network"
 

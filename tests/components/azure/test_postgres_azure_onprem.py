@@ -34,7 +34,7 @@ from stacks.preview.manifests import kubernetes_objects, validate_objects
 from stacks.preview.offline import SECRET_SIG, SIG_KEY
 from tests.conftest import CANARY, canary_mocks, component_plan, resources_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 TAGS = StandardTags(owner="ml-platform", cost_center="ML-4100", environment="prod",
                     data_classification="internal")
 SUB, TENANT = "3f1c2a9e-7b4d-4c1e-9a2f-5d6e7f8a9b0c", "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d"
