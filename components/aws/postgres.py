@@ -19,6 +19,7 @@ from components.aws.kms import (
     policy_document,
 )
 from components.aws.network import LOG_RETENTION_DAYS
+from components.database import connection_outputs, generated_password
 from components.inputs import StrInput
 from components.regions import AWS_REGIONS
 from components.tags import StandardTags, aws_tags
@@ -166,7 +167,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         tags = aws_tags(args.tags)
 
         key, log_group = database_key_and_logs(name, args, tags, self)
-        password = master_password(name, self)
+        password = generated_password(name, self, PASSWORD_LENGTH, min_each=1)
         security_group = database_security_group(name, args, tags, self)
         subnet_group, parameters = subnet_and_parameter_groups(name, args, tags, self)
         final_snapshot = final_snapshot_identifier(name, args, key, self)
@@ -195,12 +196,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.key_arn = key.arn
         self.instance_arn = instance.arn
         self.register_outputs({
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "password": self.password,
-            "sslmode": self.sslmode,
+            **connection_outputs(self),
             "security_group_id": self.security_group_id,
             "key_arn": self.key_arn,
             "instance_arn": self.instance_arn,
@@ -262,13 +258,6 @@ def database_key_and_logs(
         f"{name}-logs", group_name=args.log_group_name, key=key,
         retention_days=args.log_retention_days, tags=tags, parent=parent, protect=args.protect)
     return key, log_group
-
-
-def master_password(name: str, parent: pulumi.Resource) -> random.RandomPassword:
-    """The generated master password: letters and digits only."""
-    return random.RandomPassword(
-        f"{name}-password", length=PASSWORD_LENGTH, special=False,
-        min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=parent))
 
 
 def database_security_group(

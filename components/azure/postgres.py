@@ -18,6 +18,7 @@ from components.azure.key_vault import (
     create_customer_key,
     random_suffix,
 )
+from components.database import connection_outputs, generated_password
 from components.tags import StandardTags, azure_tags
 
 #: Storage sizes (GiB) Premium SSD flexible servers offer; requests are rounded up to one.
@@ -163,10 +164,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("hybridml:azure:PostgresDatabase", name, None, opts)
         tags = azure_tags(args.tags)
-        password = random.RandomPassword(
-            f"{name}-password", length=32, special=False, min_lower=2, min_upper=2,
-            min_numeric=2, opts=pulumi.ResourceOptions(parent=self),
-        )
+        password = generated_password(name, self, length=32, min_each=2)
         # Server and vault names are global; a random suffix keeps them unique.
         suffix = random_suffix(f"{name}-suffix", self)
         # Secret on every path (the engine marks `result` secret; say it here too, so nothing
@@ -201,12 +199,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.server_name = server.name
         self.key_vault_id = primary.vault.id
         self.register_outputs({
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "password": self.password,
-            "sslmode": self.sslmode,
+            **connection_outputs(self),
             "server_id": self.server_id,
             "server_name": self.server_name,
             "key_vault_id": self.key_vault_id,

@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from components.database import connection_outputs, generated_password
 from components.gcp.kms import key_grant, regional_key
 from components.inputs import StrInput
 from components.regions import GCP_REGIONS
@@ -157,9 +158,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                            region=args.region, labels=labels, protect=args.protect,
                            destroy_after_days=30)
         grant = sql_agent_key_grant(name, args.project, key, caller, self)
-        password = random.RandomPassword(
-            f"{name}-password", length=PASSWORD_LENGTH, special=False,
-            min_lower=1, min_upper=1, min_numeric=1, opts=pulumi.ResourceOptions(parent=self))
+        password = generated_password(name, self, PASSWORD_LENGTH, min_each=1)
 
         instance = gcp.sql.DatabaseInstance(
             f"{name}-instance",
@@ -185,12 +184,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.key_id = key.id
         self.connection_name = instance.connection_name
         self.register_outputs({
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "password": self.password,
-            "sslmode": self.sslmode,
+            **connection_outputs(self),
             "key_id": self.key_id,
             "connection_name": self.connection_name,
         })

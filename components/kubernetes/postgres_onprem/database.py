@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
+from components.database import connection_outputs, generated_password
 from components.kubernetes.objects import MONITORING_API, known_name, network_policy, object_labels
 from components.kubernetes.postgres_onprem.cluster_args import (
     CNPG_API,
@@ -65,10 +65,7 @@ class OnPremPostgres(pulumi.ComponentResource):
         labels = object_labels(args.tags)
         ns, cluster_name = args.namespace, args.cluster_name
 
-        password = random.RandomPassword(
-            f"{name}-password", length=32, special=False, min_lower=2, min_upper=2,
-            min_numeric=2, opts=child,
-        )
+        password = generated_password(name, self, length=32, min_each=2)
         # Secret on every path (the engine marks `result` secret; say it here too).
         secret_password = pulumi.Output.secret(password.result)
         secret_name = credentials_secret_name(args)
@@ -118,12 +115,7 @@ class OnPremPostgres(pulumi.ComponentResource):
         self.credentials_secret_name = known_name(secret, secret_name)
         self.ca_secret_name = f"{cluster_name}-ca"
         self.register_outputs({
-            "host": self.host,
-            "port": self.port,
-            "database": self.database,
-            "username": self.username,
-            "password": self.password,
-            "sslmode": self.sslmode,
+            **connection_outputs(self),
             "cluster_name": self.cluster_name,
             "credentials_secret_name": self.credentials_secret_name,
             "ca_secret_name": self.ca_secret_name,
