@@ -49,7 +49,6 @@ def _show(key: str, value: Any) -> str:
 
 def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     """What `services.kafka` means, checked: clusters, namespaces, sizes, topics, users, mirrors."""
-
     kafka = cfg.services.kafka
     if kafka is None:
         return []
@@ -177,5 +176,4 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
 
 
 def _matches(regex: str, value: str) -> bool:
-
     return re.match(regex, value) is not None

@@ -23,7 +23,6 @@ _MAX_HOSTNAME = 253
 
 def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     """What `services.mlflow` means, checked against the rest of the stack."""
-
     m = cfg.services.mlflow
     if m is None:
         return []
@@ -100,7 +99,6 @@ def _site_limits(cfg: PlatformConfig, m: Mlflow, refs: dict[str, Any]) -> list[C
     """What the database and server components of each configured cluster would refuse (or
     what its site refuses at deploy time), found here so it is a config error with a key path
     instead of a failure halfway through `pulumi up`."""
-
     out: list[ConfigProblem] = []
 
     def add(loc: tuple[Any, ...], value: Any, allowed: str) -> None:

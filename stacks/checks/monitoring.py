@@ -17,7 +17,6 @@ from stacks.plan.monitoring import duration_seconds
 
 def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     """The central cluster exists, the monitoring namespace exists and its quota holds the volumes."""
-
     mon = cfg.services.monitoring
     if mon is None:
         return []

@@ -31,7 +31,6 @@ def image_problem(image: str) -> str | None:
 
 
 def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
-
     serving = cfg.services.serving
     if serving is None:
         return []
@@ -158,7 +157,6 @@ def _amount(value: Decimal, key: str) -> str:
 def _quota_problems(cfg: PlatformConfig, serving: Serving, ns_index: int) -> list[ConfigProblem]:
     """The serving namespace's quota (the same on every cluster) must hold every replica at its
     maximum plus one rollout surge pod per Deployment, on the busiest cluster."""
-
     assert cfg.kubernetes is not None
     quota = cfg.kubernetes.namespaces[ns_index].quota
     keys = ("gpus", "cpu", "memory", "pods")

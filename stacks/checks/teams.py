@@ -18,7 +18,6 @@ def _overlap(a: str, b: str) -> bool:
 def _prefix_problems(cfg: PlatformConfig, i: int, team: Team) -> list[ConfigProblem]:
     """The team's Kafka prefix `<name>-` (its ACLs) must cover nothing it does not own: no
     platform topic, no other team's prefix, nothing MirrorMaker copies between sites."""
-
     kafka = cfg.services.kafka
     if kafka is None or not kafka_sites(cfg, team):
         return []
@@ -42,7 +41,6 @@ def _prefix_problems(cfg: PlatformConfig, i: int, team: Team) -> list[ConfigProb
 
 def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     """Names, clusters, residency, GPUs and topics of every team, checked."""
-
     out: list[ConfigProblem] = []
 
     def add(loc: tuple[Any, ...], value: Any, why: str) -> None:

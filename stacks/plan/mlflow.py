@@ -12,7 +12,6 @@ ONPREM_INSTANCES = {True: 3, False: 1}
 def store_clusters(cfg: PlatformConfig, store_name: str) -> list[str]:
     """Cluster refs where store `store_name` exists: `<cloud>/<first region>` of each of its
     sites that has a cluster there."""
-
     store = next((s for s in cfg.storage.stores if s.name == store_name), None)
     if store is None:
         return []

@@ -11,7 +11,6 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "
 
 def duration_seconds(value: str) -> float:
     """A Prometheus duration (validated by the model's pattern) in seconds."""
-
     if value == "0":
         return 0.0
     return sum(int(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", value))

@@ -72,7 +72,6 @@ def run_preview(
     resource_mocks: Any = None,
 ) -> PreviewResult:
     """Preview `stack` of the project in `project_dir` without a CLI, backend or cloud."""
-
     stack_file = read_stack(project_dir, stack)
     cfg = load_platform(stack_file)
     capture = run_program(
