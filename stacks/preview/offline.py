@@ -209,6 +209,41 @@ def _options(request: Any, aliases: list[str]) -> dict[str, Any]:
     return opts
 
 
+async def _wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
+    """The SDK's `pulumi.runtime.stack.wait_for_rpcs`, waiting for the pending outputs once per
+    round. The SDK waits for the *first* pending output again and again, and every wait hangs a
+    callback on every pending task: quadratic in the outputs of a large program (half a million
+    callbacks for the prod stack). Here each round waits for all of them, or for the first that
+    fails, so errors surface as early as in the SDK; RPC failures are re-raised the same way.
+    """
+    rpc_manager = settings._get_rpc_manager()
+    while True:
+        while rpc_manager.rpcs:
+            await asyncio.sleep(0)
+            try:
+                await rpc_manager.rpcs.pop()
+            except Exception as exn:
+                if rpc_manager.unhandled_exception is not None:
+                    raise exn from rpc_manager.unhandled_exception.with_traceback(
+                        rpc_manager.exception_traceback)
+                raise
+        if rpc_manager.unhandled_exception is not None:
+            raise rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
+        while await_all_outstanding_tasks:
+            with settings.SETTINGS.lock:
+                pending = list(settings.SETTINGS.outputs)
+                settings.SETTINGS.outputs.clear()
+            if not pending:
+                break
+            done, not_done = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                await task
+            with settings.SETTINGS.lock:
+                settings.SETTINGS.outputs.update(not_done)
+        if not rpc_manager.rpcs:
+            break
+
+
 def run_program(
     program: Callable[[], None],
     project: str,
@@ -249,7 +284,12 @@ def run_program(
         ))
         settings.ROOT.set(None)
         set_all_config(runtime_config, secret_keys=sorted(secret_values))
-        loop.run_until_complete(stack.run_in_stack(program))
+        # The SDK's run loop calls its module's wait_for_rpcs; the offline engine brings its own.
+        sdk_wait, stack.wait_for_rpcs = stack.wait_for_rpcs, _wait_for_rpcs
+        try:
+            loop.run_until_complete(stack.run_in_stack(program))
+        finally:
+            stack.wait_for_rpcs = sdk_wait
     finally:
         asyncio.set_event_loop(None)
         loop.close()
