@@ -9,6 +9,10 @@ STAMP := $(VENV)/.installed
 MLFLOW_VENV := .venv-mlflow
 MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 
+# One worker per core, each test file on one worker (its module fixtures preview once there);
+# the 15 slowest tests printed so a regression shows.
+PYTEST_ARGS ?= -n auto --dist loadfile --durations=15
+
 .PHONY: preview preview-prod test bench
 
 $(STAMP): requirements.txt pyproject.toml
@@ -31,7 +35,7 @@ preview-prod: $(STAMP)
 # Lint first (ruff, rules in pyproject.toml): a finding fails the run like a failing test.
 test: $(STAMP) $(MLFLOW_STAMP)
 	$(VENV)/bin/ruff check .
-	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) $(VENV)/bin/python -m pytest
+	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/preview_bench.py

@@ -28,17 +28,37 @@ def write_stack(tmp: Path, stack: str, platform: dict[str, Any], extra: dict | N
 
 
 @pytest.fixture(scope="session")
-def prod_plan() -> dict[str, Any]:
+def prod_preview():
+    """The committed prod stack's preview, once per test run: read it, never change it."""
     from stacks.preview.run import run_preview
 
-    return run_preview(ROOT, "prod").plan
+    return run_preview(ROOT, "prod")
 
 
 @pytest.fixture(scope="session")
-def dev_plan() -> dict[str, Any]:
+def dev_preview():
+    """The committed dev stack's preview, once per test run: read it, never change it."""
     from stacks.preview.run import run_preview
 
-    return run_preview(ROOT, "dev").plan
+    return run_preview(ROOT, "dev")
+
+
+@pytest.fixture(scope="session")
+def prod_plan(prod_preview) -> dict[str, Any]:
+    return prod_preview.plan
+
+
+@pytest.fixture(scope="session")
+def dev_plan(dev_preview) -> dict[str, Any]:
+    return dev_preview.plan
+
+
+@pytest.fixture(scope="session")
+def prod_canary_preview():
+    """Prod previewed with every generated secret a known canary (see `canary_mocks`), once."""
+    from stacks.preview.run import run_preview
+
+    return run_preview(ROOT, "prod", resource_mocks=canary_mocks())
 
 
 # --- Components under the offline preview ----------------------------------------------------------

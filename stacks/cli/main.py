@@ -13,12 +13,12 @@ import sys
 from pathlib import Path
 
 from stacks.checks.problems import ConfigError
+from stacks.cli.progress import Phase, Progress
 from stacks.cli.team import add_parsers as add_team_parsers
 from stacks.config.platform import PlatformConfig
 from stacks.plan.policy_config import policy_config_for
 from stacks.preview.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.preview.manifests import write_manifests
-from stacks.preview.offline import Captured
 from stacks.preview.plan_diff import PlanFileError, diff_lines, diff_plans, load_plan, write_diff
 from stacks.preview.plan_file import write_plan
 from stacks.preview.policy_report import build_report, report_lines, write_reports
@@ -42,25 +42,6 @@ from stacks.render.tree import summary_lines, tree_lines
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_PROGRAM = 0, 1, 2, 3
 
 
-class _Progress:
-    """Counts registrations on stderr while the program runs (only on a terminal)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.live = sys.stderr.isatty()
-
-    def __call__(self, record: Captured) -> None:
-        self.count += 1
-        if self.live:
-            sys.stderr.write(f"\r  registering resources: {self.count} ({record.type})\x1b[K")
-            sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.live:
-            sys.stderr.write("\r\x1b[K")
-        sys.stderr.write(f"  registered {self.count} resources\n")
-
-
 def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path) -> int:
     """Run a policy pack over the plan as `pulumi preview --policy-pack` would; 1 on violations."""
     config_path = Path(args.policy_config) if args.policy_config else (
@@ -76,8 +57,9 @@ def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path
     print(f"Running policy pack {pack_dir} with "
           f"{config_path if policy_config is not None else 'its default config'}", file=sys.stderr)
     try:
-        result = run_policy_pack(pack_dir, plan["resources"], policy_config,
-                                 analyze_all_resources=True)
+        with Phase("policy pack"):
+            result = run_policy_pack(pack_dir, plan["resources"], policy_config,
+                                     analyze_all_resources=True)
     except PolicyConfigError as err:
         print(f"error: invalid policy config {config_path}: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -91,6 +73,24 @@ def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path
     print("\n".join(report_lines(report)))
     print(f"Policy report written to {json_path} and {sarif_path}")
     return EXIT_POLICY if report["summary"]["mandatoryViolations"] else EXIT_OK
+
+
+def _run(project_dir: Path, stack: str, progress: Progress):
+    """The preview with its progress, stopped however the run ends."""
+    try:
+        result = run_preview(project_dir, stack, on_register=progress)
+    finally:
+        progress.stop()
+    progress.done()
+    return result
+
+
+def _last_size(out_dir: Path) -> int | None:
+    """How many resources the last preview into `out_dir` had: what progress counts towards."""
+    try:
+        return len(json.loads((out_dir / "plan.json").read_text())["resources"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _old_plan(args: argparse.Namespace, project_dir: Path) -> dict:
@@ -121,9 +121,9 @@ def _preview(args: argparse.Namespace) -> int:
         return _enforce(args, plan, out_dir, Path(args.pack))
     print(f"Previewing stack '{args.stack}' offline (Pulumi SDK mock runtime, no cloud calls)",
           file=sys.stderr)
-    progress = _Progress()
+    progress = Progress(expected=_last_size(out_dir))
     try:
-        result = run_preview(project_dir, args.stack, on_register=progress)
+        result = _run(project_dir, args.stack, progress)
     except (ConfigError, StackFileError) as err:
         print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):", file=sys.stderr)
         print(str(err), file=sys.stderr)
@@ -136,7 +136,6 @@ def _preview(args: argparse.Namespace) -> int:
             raise
         print(f"error: the program failed: {type(err).__name__}: {err}", file=sys.stderr)
         return EXIT_PROGRAM
-    progress.done()
     for line in result.diagnostics:
         print(line, file=sys.stderr)
     print("\n".join(tree_lines(result.plan)))
@@ -145,7 +144,8 @@ def _preview(args: argparse.Namespace) -> int:
     path = write_plan(result.plan, out_dir)
     print(f"\nPlan written to {path}")
     if result.plan["helmReleases"] or result.schema_check.validated:
-        root = write_manifests(result.plan, out_dir)
+        with Phase("manifests"):
+            root = write_manifests(result.plan, out_dir)
         check = result.schema_check
         print(f"Kubernetes manifests written to {root}/: {check.validated} objects schema-valid, "
               f"{check.custom} custom resources (no bundled schema), "

@@ -6,16 +6,14 @@ import copy
 from typing import Any
 
 import pytest
-from policy_testkit import PACK, ROOT, config
+from policy_testkit import PACK, config
 
 from stacks.preview.analyzer_client import PackResult, run_policy_pack
 
 
 @pytest.fixture(scope="module")
-def plans() -> dict[str, dict[str, Any]]:
-    from stacks.preview.run import run_preview
-
-    return {stack: run_preview(ROOT, stack).plan for stack in ("dev", "prod")}
+def plans(dev_plan, prod_plan) -> dict[str, dict[str, Any]]:
+    return {"dev": dev_plan, "prod": prod_plan}
 
 
 def blocking(result: PackResult) -> list[str]:

@@ -139,9 +139,8 @@ def test_no_deprecated_resource_types(prod_plan, dev_plan):
     assert _deprecated("aws:s3/bucketV2:BucketV2")  # the check itself can fail
 
 
-def test_program_logs_no_warnings():
-    result = run_preview(ROOT, "prod")
-    assert result.diagnostics == []
+def test_program_logs_no_warnings(prod_preview, dev_preview):
+    assert prod_preview.diagnostics == [] and dev_preview.diagnostics == []
 
 
 def test_cli_writes_plan_tree_and_summary(tmp_path, capsys):

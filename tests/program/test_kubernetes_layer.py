@@ -26,8 +26,8 @@ GPU_LABELS = {"nvidia.com/gpu.present": "true"}
 
 
 @pytest.fixture(scope="module")
-def prod():
-    return run_preview(ROOT, "prod")
+def prod(prod_preview):
+    return prod_preview
 
 
 def _objects(result, cluster: str | None = None, kind: str | None = None) -> list:

@@ -15,9 +15,8 @@ import pytest
 
 from stacks.preview.offline import SECRET_SIG, SIG_KEY
 from stacks.preview.plan_file import write_plan
-from stacks.preview.run import run_preview
 from stacks.render.onprem import render_onprem
-from tests.conftest import CANARY, ROOT, canary_mocks
+from tests.conftest import CANARY
 
 VPN_TYPES = {
     "aws:ec2/vpnConnection:VpnConnection": ("tunnel1PresharedKey", "tunnel2PresharedKey"),
@@ -48,8 +47,8 @@ def _secret_values(value: Any) -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def canary_preview():
-    return run_preview(ROOT, "prod", resource_mocks=canary_mocks())
+def canary_preview(prod_canary_preview):
+    return prod_canary_preview
 
 
 def test_every_tunnel_gets_its_own_generated_key_as_a_secret(canary_preview):
