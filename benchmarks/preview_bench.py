@@ -10,7 +10,10 @@ a user. Rows:
   floor prod (+N)              import the SDK modules the plan uses and register the
                                same resources (same types, names, inputs) bare under
                                the same mock runtime: the cost no program can avoid
-Usage: .venv/bin/python benchmarks/preview_bench.py [--repeat R] [--sizes 10,100] [--teams 10]
+  policy pass prod             the real policy pack over the prod plan (Analyzer protocol)
+  team add prod                `hybrid-ml team add` on a copy of the project: validate, preview
+                               before and after, write the stack file, print the diff
+Usage: .venv/bin/python benchmarks/preview_bench.py [--repeat R] [--sizes 10,100] [--teams 10,100]
 """
 
 from __future__ import annotations
@@ -122,6 +125,36 @@ def _sdk_module(token: str) -> str | None:
     return base if mod == "index" else f"{base}.{mod}"
 
 
+def _child_policy(plan_path: Path) -> dict:
+    from stacks.preview.analyzer_client import run_policy_pack
+
+    plan = json.loads(plan_path.read_text())
+    config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
+    start = time.perf_counter()
+    run_policy_pack(ROOT / "policies", plan["resources"], config, analyze_all_resources=True)
+    return {"seconds": time.perf_counter() - start, "resources": len(plan["resources"])}
+
+
+def _team_add(tmp: Path) -> dict:
+    """`hybrid-ml team add` as a user runs it, on a copy of the project (a process of its own)."""
+    import shutil
+
+    tmp.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(ROOT / name, tmp / name)
+    shutil.copytree(ROOT / "policies", tmp / "policies")
+    account = json.loads(json.dumps(__import__("yaml").safe_load(
+        (ROOT / "Pulumi.prod.yaml").read_text())))["config"]["hybrid-ml-platform:platform"][
+            "sites"]["aws"]["accountId"]
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "stacks", "team", "add", "bench", "--stack", "prod",
+                    "-C", str(tmp), "--owner", "bench-ml", "--cost-center", "ML-4200",
+                    "--sites", "onprem,aws/eu-west-1", "--gpus", "1",
+                    "--aws-role-arn", f"arn:aws:iam::{account}:role/bench"],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    return {"seconds": time.perf_counter() - start}
+
+
 def _run_child(args: list[str]) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--child", *args],
                           capture_output=True, text=True, cwd=ROOT, check=True)
@@ -138,13 +171,15 @@ def main() -> None:
     parser.add_argument("--child", nargs="+")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sizes", default="10,100")
-    parser.add_argument("--teams", default="10", help="comma-separated team counts")
+    parser.add_argument("--teams", default="10,100", help="comma-separated team counts")
     args = parser.parse_args()
 
     if args.child:
         kind, *rest = args.child
         if kind == "preview":
             out = _child_preview(Path(rest[0]), rest[1], Path(rest[2]))
+        elif kind == "policy":
+            out = _child_policy(Path(rest[0]))
         else:
             out = _child_floor(Path(rest[0]))
         out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -152,12 +187,14 @@ def main() -> None:
         return
 
     sizes = [0] + [int(s) for s in args.sizes.split(",") if s]
-    print(f"{'run':<28}{'resources':>10}{'wall s':>9}{'peak MiB':>10}{'vs floor':>10}")
+    print(f"{'run':<28}{'resources':>10}{'wall s':>9}{'peak MiB':>10}{'vs floor':>10}"
+          f"{'ms/res':>8}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         dev = _median([_run_child(["preview", str(ROOT), "dev", str(tmp / "dev")])
                        for _ in range(args.repeat)])
-        print(f"{'preview dev':<28}{dev['resources']:>10}{dev['seconds']:>9.2f}{dev['peak_mib']:>10.0f}")
+        print(f"{'preview dev':<28}{dev['resources']:>10}{dev['seconds']:>9.2f}{dev['peak_mib']:>10.0f}"
+              f"{'':>10}{1000 * dev['seconds'] / dev['resources']:>8.1f}")
         per_resource = []
         for n in sizes:
             project = ROOT if n == 0 else _project_with_extra_stores(tmp / f"p{n}", n) if (
@@ -170,19 +207,31 @@ def main() -> None:
                              for _ in range(args.repeat)])
             ratio = prev["seconds"] / floor["seconds"]
             print(f"{'preview ' + label:<28}{prev['resources']:>10}{prev['seconds']:>9.2f}"
-                  f"{prev['peak_mib']:>10.0f}{ratio:>9.2f}x")
+                  f"{prev['peak_mib']:>10.0f}{ratio:>9.2f}x"
+                  f"{1000 * prev['seconds'] / prev['resources']:>8.1f}")
             print(f"{'floor ' + label:<28}{floor['resources']:>10}{floor['seconds']:>9.2f}"
                   f"{floor['peak_mib']:>10.0f}")
             per_resource.append((n, prev["resources"], prev["seconds"]))
         base = per_resource[0]
+        extra: dict[int, float] = {}
         for n in [int(t) for t in args.teams.split(",") if t]:
             project = _project_with_teams(tmp / f"t{n}", n)
             prev = _median([_run_child(["preview", str(project), "prod", str(tmp / f"teams{n}")])
                             for _ in range(args.repeat)])
-            per_team = (prev["seconds"] - base[2]) / n
+            extra[n] = prev["seconds"] - base[2]
             print(f"{f'preview prod +{n} teams':<28}{prev['resources']:>10}{prev['seconds']:>9.2f}"
-                  f"{prev['peak_mib']:>10.0f}   ({1000 * per_team:.0f} ms, "
+                  f"{prev['peak_mib']:>10.0f}   ({1000 * extra[n] / n:.0f} ms, "
                   f"{(prev['resources'] - base[1]) / n:.0f} resources per team)")
+        policy = _median([_run_child(["policy", str(tmp / "prod0" / "plan.json")])
+                          for _ in range(args.repeat)])
+        print(f"{'policy pass prod':<28}{policy['resources']:>10}{policy['seconds']:>9.2f}"
+              f"{policy['peak_mib']:>10.0f}")
+        team = _median([_team_add(tmp / f"add{i}") for i in range(args.repeat)])
+        print(f"{'team add prod (CLI)':<28}{'':>10}{team['seconds']:>9.2f}")
+    if len(extra) > 1:
+        small, large = min(extra), max(extra)
+        print(f"\nteams: +{large} cost {extra[large] / extra[small]:.1f}x +{small} "
+              f"({large / small:.0f}x the teams; linear is {large / small:.0f}x)")
     if len(per_resource) > 1:
         (_, r0, s0), (_, r1, s1) = per_resource[0], per_resource[-1]
         print(f"\nmarginal cost: {1000 * (s1 - s0) / (r1 - r0):.2f} ms per extra resource "
