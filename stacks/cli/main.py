@@ -12,10 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stacks.checks.examples import example_values
 from stacks.checks.problems import ConfigError
 from stacks.cli.progress import Phase, Progress
 from stacks.cli.team import add_parsers as add_team_parsers
-from stacks.config.platform import PlatformConfig
+from stacks.config.platform import CONFIG_KEY, PlatformConfig
 from stacks.plan.policy_config import policy_config_for
 from stacks.preview.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.preview.manifests import write_manifests
@@ -82,6 +83,11 @@ def _run(project_dir: Path, stack: str, progress: Progress):
     finally:
         progress.stop()
     progress.done()
+    examples = example_values(result.stack_file.config.get(f"{result.stack_file.project}:{CONFIG_KEY}"))
+    if examples:
+        print(f"warning: Pulumi.{stack}.yaml still holds documentation-only values; replace them "
+              "before a real `pulumi up` (README, First deployment):", file=sys.stderr)
+        print("\n".join(f"  {e}" for e in examples), file=sys.stderr)
     return result
 
 
