@@ -15,6 +15,7 @@ from pathlib import Path
 from stacks.checks.examples import example_values
 from stacks.checks.problems import ConfigError
 from stacks.cli.progress import Phase, Progress
+from stacks.cli.secrets import add_parser as add_secrets_parser
 from stacks.cli.team import add_parsers as add_team_parsers
 from stacks.config.platform import CONFIG_KEY, PlatformConfig
 from stacks.plan.policy_config import policy_config_for
@@ -327,6 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     graph.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     graph.set_defaults(func=_graph)
     add_team_parsers(sub)
+    add_secrets_parser(sub)
     schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
     schema.add_argument("--markdown", action="store_true",
                         help="print it as the config reference table (Markdown) instead")
