@@ -26,6 +26,8 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 PROVIDER = "pulumi:providers:kubernetes"
 CLUSTER_SCOPED = "_cluster"
 _PLACEHOLDERS = (SECRET_TEXT, UNKNOWN_TEXT)
+#: First in every manifest, as `kubectl` shows objects; every other key follows sorted.
+MANIFEST_HEAD = ("apiVersion", "kind", "metadata")
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,24 @@ def validate_objects(objects: list[KubeObject], versions: dict[str, str]) -> Val
     return result
 
 
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]  # list order is meaning (containers, rules)
+    return value
+
+
+def manifest_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The object with a stable key order: `MANIFEST_HEAD` first, then sorted, at every level.
+
+    A manifest's text then depends only on its content, not on the order the program or the
+    SDK happened to build its dictionaries in, so two previews of one config are identical.
+    """
+    rest = _sorted_keys(body)
+    return {**{k: rest.pop(k) for k in MANIFEST_HEAD if k in rest}, **rest}
+
+
 def write_manifests(plan: dict[str, Any], out_dir: Path) -> Path:
     """Write DIR/manifests/<cluster>/<namespace>/<kind>-<name>.yaml and helm-releases.yaml."""
     root = out_dir / "manifests"
@@ -178,10 +198,12 @@ def write_manifests(plan: dict[str, Any], out_dir: Path) -> Path:
         head = f"# {obj.urn}\n"
         if obj.patch:
             head += "# server-side apply patch of an existing object\n"
-        path.write_text(head + yaml.safe_dump(obj.body, sort_keys=False), encoding="utf-8")
+        path.write_text(head + yaml.safe_dump(manifest_body(obj.body), sort_keys=False),
+                        encoding="utf-8")
     releases = plan["helmReleases"]  # listed by the preview (`helm_releases`)
     for cluster in sorted({r["cluster"] for r in releases}):
-        mine = [{k: v for k, v in r.items() if k != "cluster"} for r in releases if r["cluster"] == cluster]
+        mine = [{k: _sorted_keys(v) if k == "values" else v for k, v in r.items() if k != "cluster"}
+                for r in releases if r["cluster"] == cluster]
         path = root / cluster / "helm-releases.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# Helm releases (rendered by Helm at `pulumi up`; charts are fetched then)\n"

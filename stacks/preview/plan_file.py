@@ -42,8 +42,11 @@ def build_plan(capture: Capture) -> dict[str, Any]:
                 "protect": r.protect,
                 "custom": r.custom,
                 "inputs": redact(r.inputs),
-                "dependencies": r.dependencies,
-                "propertyDependencies": r.property_dependencies,
+                # The engine hands these over in task-completion order, which varies from
+                # run to run; sets in meaning, so sorted: the same config, the same bytes.
+                "dependencies": sorted(r.dependencies),
+                "propertyDependencies": {k: sorted(v) for k, v
+                                         in sorted(r.property_dependencies.items())},
                 "options": r.options,
             }
             # Stable order (registration order depends on task scheduling): stack first.

@@ -18,9 +18,9 @@ from stacks.preview.manifests import (
 )
 from stacks.preview.offline import Capture, Captured, default_provider_violations, run_program
 from stacks.preview.plan_file import build_plan
+from stacks.preview.secret_config import plaintext_secrets, secret_keys
 from stacks.preview.stack_file import StackFile, read_stack
 from stacks.program.main import main
-from stacks.program.services import service_secret_keys
 from stacks.program.validate import parse_platform
 
 #: Offline there is no secrets provider to decrypt `secure:` values. Each secret
@@ -45,23 +45,23 @@ class PreviewResult:
 
 
 def load_platform(stack_file: StackFile) -> PlatformConfig:
-    """The stack's validated platform config, or `ConfigError`."""
+    """The stack's validated platform config, or `ConfigError` (also for a plaintext secret)."""
     key = f"{stack_file.project}:{CONFIG_KEY}"
     if key in stack_file.secure_keys:
         raise ConfigError([ConfigProblem(ROOT_PATH, "<secure value>",
                                          "must be plain config; only the secrets it names are secret")])
     if key not in stack_file.config:
         raise ConfigError([ConfigProblem(ROOT_PATH, None, "missing; the stack file needs it")])
-    return parse_platform(stack_file.config[key])
+    cfg = parse_platform(stack_file.config[key])
+    # The preview is the pull-request check: a secret committed in plaintext must fail it.
+    problems = plaintext_secrets(stack_file, cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
 
 
 def _secret_keys(stack_file: StackFile, cfg: PlatformConfig) -> list[str]:
-    keys = set(stack_file.secure_keys)
-    onprem = cfg.sites.onprem
-    if onprem is not None and onprem.enabled:
-        keys.add(f"{stack_file.project}:{onprem.kubeconfig_secret}")
-    keys.update(f"{stack_file.project}:{k}" for k in service_secret_keys(cfg))
-    return sorted(keys)
+    return sorted(set(stack_file.secure_keys) | set(secret_keys(stack_file.project, cfg)))
 
 
 def run_preview(

@@ -25,11 +25,57 @@ class StackFile:
     secure_keys: frozenset[str]
 
 
+def _lines(numbers: list[int]) -> str:
+    text = ", ".join(str(n) for n in numbers[:-1])
+    return f"{text} and {numbers[-1]}"
+
+
+def _repeats(node: yaml.Node, path: str, seen: set[int], out: list[str]) -> None:
+    if id(node) in seen:  # an alias: its anchor was walked already
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _repeats(item, f"{path}[{i}]", seen, out)
+    elif isinstance(node, yaml.MappingNode):
+        at: dict[str, list[int]] = {}
+        for key, value in node.value:
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else None
+            if name is None or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            at.setdefault(name, []).append(key.start_mark.line + 1)
+            _repeats(value, f"{path}.{name}" if path else name, seen, out)
+        out += [f"duplicate key `{path + '.' if path else ''}{name}` at lines {_lines(lines)}"
+                for name, lines in at.items() if len(lines) > 1]
+
+
+def refuse_duplicate_keys(text: str, path: Path) -> None:
+    """`StackFileError` naming every repeated mapping key (its path and lines), if any.
+
+    YAML loaders keep the last of repeated keys silently, so a badly resolved merge that
+    repeats `zones:` or a whole `tags:` block would change what is deployed unnoticed.
+    Every reader of a stack file calls this first.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as err:
+        raise StackFileError(f"{path}: not valid YAML ({err})") from None
+    found: list[str] = []
+    if root is not None:
+        _repeats(root, "", set(), found)
+    if found:
+        raise StackFileError("\n".join(
+            f"{path}: {line}; YAML would silently use only the last, so keep just one"
+            for line in found))
+
+
 def _load_yaml(path: Path) -> Any:
     if not path.is_file():
         raise StackFileError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    refuse_duplicate_keys(text, path)
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise StackFileError(f"{path}: not valid YAML ({err})") from None
 

@@ -11,7 +11,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from stacks.config.platform import CONFIG_KEY
-from stacks.preview.stack_file import StackFileError
+from stacks.preview.stack_file import StackFileError, refuse_duplicate_keys
 
 
 def _yaml() -> YAML:
@@ -28,8 +28,13 @@ class TeamFile:
     def __init__(self, path: Path, project: str):
         self.path = path
         try:
-            self.doc = _yaml().load(path.read_text(encoding="utf-8"))
-        except (OSError, YAMLError) as err:
+            text = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise StackFileError(f"{path}: cannot read it ({err})") from None
+        refuse_duplicate_keys(text, path)  # the same rule as the preview's reader
+        try:
+            self.doc = _yaml().load(text)
+        except YAMLError as err:
             raise StackFileError(f"{path}: cannot read it as YAML ({err})") from None
         config = self.doc.get("config") if isinstance(self.doc, dict) else None
         key = f"{project}:{CONFIG_KEY}"
