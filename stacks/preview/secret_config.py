@@ -7,16 +7,13 @@ from dataclasses import dataclass
 from stacks.checks.problems import ConfigProblem
 from stacks.config.platform import PlatformConfig
 from stacks.preview.stack_file import StackFile
-from stacks.program.services import service_secret_keys
+from stacks.program.secrets import required_secrets
 
 
 def secret_keys(project: str, cfg: PlatformConfig) -> list[str]:
-    """Namespaced config keys the program reads with `require_secret` for this config."""
-    keys = {f"{project}:{k}" for k in service_secret_keys(cfg)}
-    onprem = cfg.sites.onprem
-    if onprem is not None and onprem.enabled:
-        keys.add(f"{project}:{onprem.kubeconfig_secret}")
-    return sorted(keys)
+    """Namespaced config keys the program reads with `require_secret` for this config (the
+    list `hybrid-ml secrets` prints)."""
+    return sorted(f"{project}:{s.key}" for s in required_secrets(cfg))
 
 
 @dataclass(frozen=True)
