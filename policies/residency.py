@@ -199,8 +199,8 @@ data_residency = ResourceValidationPolicy(
     remediation_steps=(
         "Deploy the resource through a provider for an allowed region (stacks/program/providers.py builds one per "
         "configured region) or fix its location; keep data of on-prem-only classes on the on-prem cluster; "
-        "if the plan itself should change, change residency in Pulumi.<stack>.yaml and regenerate "
-        "policies/config.<stack>.json."
+        "if the plan itself should change, change residency in Pulumi.<stack>.yaml and run "
+        "`hybrid-ml policy-config <stack> --write` (rewrites policies/config.<stack>.json)."
     ),
 )
 

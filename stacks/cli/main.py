@@ -18,7 +18,7 @@ from stacks.cli.progress import Phase, Progress
 from stacks.cli.secrets import add_parser as add_secrets_parser
 from stacks.cli.team import add_parsers as add_team_parsers
 from stacks.config.platform import CONFIG_KEY, PlatformConfig
-from stacks.plan.policy_config import policy_config_for
+from stacks.plan.policy_config import drift_note, policy_config_text
 from stacks.preview.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.preview.manifests import write_manifests
 from stacks.preview.plan_diff import PlanFileError, diff_lines, diff_plans, load_plan, write_diff
@@ -58,6 +58,8 @@ def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path
         return EXIT_USAGE
     print(f"Running policy pack {pack_dir} with "
           f"{config_path if policy_config is not None else 'its default config'}", file=sys.stderr)
+    if policy_config is not None:
+        _warn_stale_policy_config(args, config_path, policy_config)
     try:
         with Phase("policy pack"):
             result = run_policy_pack(pack_dir, plan["resources"], policy_config,
@@ -70,7 +72,7 @@ def _enforce(args: argparse.Namespace, plan: dict, out_dir: Path, pack_dir: Path
         return EXIT_PROGRAM
     report = build_report(result, args.stack)
     stack_file = f"Pulumi.{args.stack}.yaml"
-    json_path, sarif_path = write_reports(report, out_dir, stack_file)
+    json_path, sarif_path = write_reports(report, out_dir, stack_file, Path(args.cwd))
     print()
     print("\n".join(report_lines(report)))
     print(f"Policy report written to {json_path} and {sarif_path}")
@@ -203,14 +205,30 @@ def _policy_config(args: argparse.Namespace) -> int:
     except (ConfigError, StackFileError) as err:
         print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):\n{err}", file=sys.stderr)
         return EXIT_USAGE
-    text = json.dumps(policy_config_for(cfg), indent=2) + "\n"
+    text = policy_config_text(cfg)
     if args.write:
         path = project_dir / "policies" / f"config.{args.stack}.json"
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            print(f"{path} is up to date", file=sys.stderr)
+            return EXIT_OK
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _warn_stale_policy_config(args: argparse.Namespace, config_path: Path, committed: dict) -> None:
+    """A stack change not carried into its policies/config.STACK.json shows up as violations; say why."""
+    project_dir = Path(args.cwd)
+    if config_path.resolve() != (project_dir / "policies" / f"config.{args.stack}.json").resolve():
+        return
+    try:
+        note = drift_note(committed, load_platform(read_stack(project_dir, args.stack)), args.stack)
+    except (ConfigError, StackFileError):
+        return  # the preview reports the stack file itself
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
 
 
 def _graph(args: argparse.Namespace) -> int:

@@ -84,15 +84,100 @@ def test_unknown_pack_dir_is_a_usage_error(tmp_path):
 
 
 def test_policy_config_files_match_the_stack_files():
-    # `hybrid-ml policy-config STACK --write` regenerates them; a stack change must be carried over.
-    from stacks.plan.policy_config import policy_config_for
+    # `hybrid-ml policy-config STACK --write` regenerates them; a stack change must be carried over,
+    # byte for byte, so that the command's output is what gets committed.
+    from stacks.plan.policy_config import policy_config_text
     from stacks.preview.run import load_platform
     from stacks.preview.stack_file import read_stack
 
     for stack in ("dev", "prod"):
-        expected = policy_config_for(load_platform(read_stack(ROOT, stack)))
-        committed = json.loads((ROOT / "policies" / f"config.{stack}.json").read_text())
-        assert committed == expected, f"policies/config.{stack}.json drifted from Pulumi.{stack}.yaml"
+        expected = policy_config_text(load_platform(read_stack(ROOT, stack)))
+        committed = (ROOT / "policies" / f"config.{stack}.json").read_text()
+        assert committed == expected, (
+            f"policies/config.{stack}.json is out of date with Pulumi.{stack}.yaml; "
+            f"fix: hybrid-ml policy-config {stack} --write")
+
+
+def _project_copy(tmp_path, stack: str):
+    """The project files a policy run of `stack` reads, in a folder of their own."""
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "policies", project / "policies",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("Pulumi.yaml", f"Pulumi.{stack}.yaml"):
+        shutil.copy(ROOT / name, project / name)
+    return project
+
+
+def test_policy_config_write_changes_no_byte_of_an_up_to_date_file(tmp_path):
+    project = _project_copy(tmp_path, "prod")
+    path = project / "policies" / "config.prod.json"
+    before = path.read_bytes()
+    proc = _run("policy-config", "prod", "--write", "-C", str(project))
+    assert proc.returncode == 0, proc.stderr
+    assert path.read_bytes() == before
+    assert "is up to date" in proc.stderr
+    # and a stale file is rewritten to exactly the committed format
+    path.write_text(json.dumps(json.loads(before), indent=4))
+    assert _run("policy-config", "prod", "--write", "-C", str(project)).returncode == 0
+    assert path.read_bytes() == before
+
+
+def test_a_stale_policy_config_is_named_with_the_command_and_its_violations_grouped(tmp_path,
+                                                                                   dev_plan):
+    project = _project_copy(tmp_path, "dev")
+    path = project / "policies" / "config.dev.json"
+    stale = json.loads(path.read_text())
+    stale["data-residency"]["allowedRegions"] = ["eu-central-1"]  # the stack moved on, this did not
+    path.write_text(json.dumps(stale))
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(dev_plan))
+    proc = _run("policy", "dev", "--pack", str(project / "policies"), "-C", str(project),
+                "--plan", str(plan_path), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 1, proc.stderr + proc.stdout
+    assert "policies/config.dev.json is out of date with Pulumi.dev.yaml" in proc.stderr
+    assert "data-residency.allowedRegions" in proc.stderr
+    assert "fix: hybrid-ml policy-config dev --write" in proc.stderr
+    report = json.loads((tmp_path / "out" / "policy-report.json").read_text())
+    (residency,) = [p for p in report["policies"] if p["result"] == "fail"]
+    count = len(residency["violations"])
+    assert count > 30
+    # one line for all of them, with the count; the policy description is not repeated
+    assert proc.stdout.count("is not in the allowed regions") == 1
+    assert f"{count} resources: region 'eu-west-1' is not in the allowed regions" in proc.stdout
+    assert residency["description"] not in proc.stdout
+    assert "`hybrid-ml policy-config dev --write`" in proc.stdout  # the remediation, for this stack
+    assert len(proc.stdout.splitlines()) < 20
+
+
+def test_sarif_places_each_violation_on_its_stack_key_with_a_stable_fingerprint(tmp_path, prod_plan):
+    bad = _bad_plan(prod_plan)
+    runs = []
+    for attempt in ("first", "second"):
+        (tmp_path / attempt).mkdir()
+        _judge(bad, tmp_path / attempt)
+        runs.append(json.loads((tmp_path / attempt / "policy-report.sarif").read_text())["runs"][0])
+    run = runs[0]
+    rules = run["tool"]["driver"]["rules"]
+    stack_lines = (ROOT / "Pulumi.prod.yaml").read_text().splitlines()
+    datasets = next(i + 1 for i, line in enumerate(stack_lines) if line.strip() == "- name: datasets")
+    assert run["results"]
+    for result in run["results"]:
+        rule = rules[result["ruleIndex"]]
+        assert rule["id"] == result["ruleId"]
+        assert rule["help"]["text"] and rule["fullDescription"]["text"]
+        (location,) = result["locations"]
+        physical = location["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "Pulumi.prod.yaml"
+        # every violation is of the datasets store's bucket: its entry in storage.stores
+        assert physical["region"]["startLine"] == datasets
+        text = result["message"]["text"]
+        assert not text.startswith(rule["fullDescription"]["text"][:40])
+        assert "datasets-aws-eu-west-1-bucket" in text and len(text) < 200
+    fingerprints = [[r["partialFingerprints"] for r in run["results"]] for run in runs]
+    assert fingerprints[0] == fingerprints[1]
+    assert len({json.dumps(f) for f in fingerprints[0]}) == len(run["results"])
 
 
 def test_policy_config_follows_a_changed_residency_plan(tmp_path):
