@@ -20,12 +20,43 @@ REQUIRED_TAG_KEYS: tuple[str, ...] = (
 
 ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
 COST_CENTER_PATTERN = r"^[A-Z]{2,6}-[0-9]{3,6}$"
+COST_CENTER_RULE = "like ML-4200: 2-6 capital letters, a dash, 3-6 digits"
+#: The owner is written as it is on every target, so it keeps within the strictest one's rules:
+#: GCP label values (lowercase letters, digits, `_`, `-`) and Kubernetes label values
+#: (alphanumeric at both ends), at most 63 characters. Hence a handle, never an e-mail address.
+OWNER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,61}[a-z0-9]$"
+OWNER_RULE = ("a team or person handle like fraud-team: 2-63 lowercase letters, digits, '-' and "
+              "'_', starting and ending with a letter or digit (no '@' or '.': the owner is the "
+              "same value on every cloud and in Kubernetes labels, and GCP labels cannot hold "
+              "them)")
 
+_COST_CENTER_RE = re.compile(COST_CENTER_PATTERN)
+_OWNER_RE = re.compile(OWNER_PATTERN)
 _GCP_MAX = 63
 _GCP_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 _K8S_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 #: Kubernetes label keys get a prefix so they never clash with app labels.
 K8S_LABEL_PREFIX = "hybridml.io/"
+
+
+def canonical_cost_center(value: str) -> str | None:
+    """The cost centre in its one form (upper case: `cc-4242` is `CC-4242`), or None."""
+    upper = value.upper()
+    return upper if _COST_CENTER_RE.match(upper) else None
+
+
+def canonical_owner(value: str) -> str | None:
+    """The owner in its one form (lower case), or None when a target could not carry it as is."""
+    lower = value.lower()
+    return lower if _OWNER_RE.match(lower) else None
+
+
+def owner_hint(value: str) -> str:
+    """`; e.g. fraud-team for fraud-team@example.com` when the local part would do."""
+    local = value.split("@", 1)[0].lower().replace(".", "-")
+    if "@" in value and canonical_owner(local):
+        return f"; e.g. {local} for {value}"
+    return ""
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ class TeamEnvironmentArgs(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    team: str = Field(min_length=3, max_length=12, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+    team: str = Field(min_length=3, max_length=30, pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
                       description="Team name.")
     namespace: str = Field(description="The team's namespace, `team-<name>`.")
     group: str = Field(min_length=1, description="Identity-provider group bound to the "

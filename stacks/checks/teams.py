@@ -52,10 +52,16 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     stores = {s.name for s in cfg.storage.stores}
     config_topics = {t.name for t in cfg.services.kafka.topics} if cfg.services.kafka else set()
     seen: set[str] = set()
+    store_of: dict[str, str] = {}
     for i, team in enumerate(cfg.teams):
         if team.name in seen:
             add((i, "name"), team.name, "team names must be unique")
         seen.add(team.name)
+        other = store_of.setdefault(team_store(team.name), team.name)
+        if other != team.name:  # long names share a short form only by a hash collision
+            add((i, "name"), team.name,
+                f"its store {team_store(team.name)} (buckets, key rings and Azure accounts use "
+                f"this short form of long names) is also team {other}'s; pick another name")
         if team_namespace(team.name) in platform_ns:
             add((i, "name"), team.name,
                 f"its namespace {team_namespace(team.name)} is already a platform namespace")
@@ -94,7 +100,7 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
         if "aws" in clouds and team.aws_role_arn is None:
             add((i, "awsRoleArn"), MISSING, "required when the team runs on EKS: the IAM role "
                 "its members assume (EKS maps it to the team's group by an access entry)")
-        elif team.aws_role_arn in {t.aws_role_arn for t in cfg.teams[:i]}:
+        elif team.aws_role_arn and team.aws_role_arn in {t.aws_role_arn for t in cfg.teams[:i]}:
             add((i, "awsRoleArn"), team.aws_role_arn,
                 "another team has this role; EKS maps a role to one access entry per cluster")
         elif (team.aws_role_arn and cfg.sites.aws is not None

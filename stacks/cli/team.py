@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from components.tags import canonical_cost_center, canonical_owner
 from stacks.checks.problems import ConfigError, ConfigProblem
 from stacks.config.teams import team_namespace
 from stacks.plan.clusters import planned_clusters
@@ -59,8 +60,10 @@ def _default_sites(cfg: Any, classification: str | None) -> list[str]:
 
 
 def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": args.name, "owner": args.owner,
-                             "costCenter": args.cost_center}
+    # Written in the canonical form the stack reads them in (`cc-4242` is stored `CC-4242`).
+    entry: dict[str, Any] = {"name": args.name,
+                             "owner": canonical_owner(args.owner) or args.owner,
+                             "costCenter": canonical_cost_center(args.cost_center) or args.cost_center}
     if args.group:
         entry["group"] = args.group
     if args.aws_role_arn:
@@ -114,7 +117,7 @@ def team_add(args: argparse.Namespace) -> int:
     except ConfigError as err:
         # Only the new entry's problems matter here (the file was valid before).
         index = len(cfg.teams)
-        mine = [p for p in err.problems if f".teams[{index}]" in p.path] or err.problems
+        mine = [p for p in err.problems if _of_entry(p, index)] or err.problems
         _err(f"error: team {args.name!r} cannot be added to stack {args.stack!r}; "
              "nothing was written:")
         _err("\n".join(str(_flag(p, index)) for p in mine))
@@ -146,6 +149,13 @@ def team_add(args: argparse.Namespace) -> int:
     print(f"\nNext: `hybrid-ml preview {args.stack}` (policy pack), commit Pulumi.{args.stack}.yaml "
           f"in a pull request; `pulumi up --stack {args.stack}` after review.")
     return EXIT_OK
+
+
+def _of_entry(problem: ConfigProblem, index: int) -> bool:
+    # `teams[1]` is not `teams[10]`: the entry's own path ends there or goes on with a key.
+    head = f".teams[{index}]"
+    at = problem.path.find(head)
+    return at >= 0 and problem.path[at + len(head):at + len(head) + 1] in ("", ".", "[", " ")
 
 
 def _flag(problem: ConfigProblem, index: int) -> ConfigProblem:
@@ -291,10 +301,12 @@ def add_parsers(sub: Any) -> None:
 
     add = tsub.add_parser("add", help="validate a team and write it into Pulumi.STACK.yaml, "
                                       "then show the preview diff of what it gets")
-    add.add_argument("name", help="team name (3-12 lowercase letters, digits, -)")
+    add.add_argument("name", help="team name (3-30 lowercase letters and digits in words "
+                                   "joined by single -, e.g. fraud-detection)")
     common(add)
-    add.add_argument("--owner", required=True, help="owner tag of the team's resources")
-    add.add_argument("--cost-center", required=True, help="cost centre tag, e.g. ML-4200")
+    add.add_argument("--owner", required=True, help="owner tag of the team's resources: a "
+                     "handle such as fraud-team (no @ or .: the same value on every cloud)")
+    add.add_argument("--cost-center", required=True, help="cost centre tag, e.g. ML-4200 (any case)")
     add.add_argument("--gpus", type=int, default=0, help="GPUs the namespace may request on "
                                                          "each site (default 0)")
     add.add_argument("--sites", help="comma-separated clusters (onprem, aws/eu-west-1, ...); "

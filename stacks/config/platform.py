@@ -14,10 +14,11 @@ from typing import Literal
 from pydantic import Field
 
 from components.regions import AWS_REGIONS, AZURE_LOCATIONS, GCP_REGIONS
-from components.tags import COST_CENTER_PATTERN, ENVIRONMENTS, StandardTags
+from components.tags import ENVIRONMENTS, StandardTags
 from stacks.config.base import Cidr, ConfigModel, Ipv4
 from stacks.config.kubernetes import Kubernetes
 from stacks.config.services import Services
+from stacks.config.tag_values import CostCenter, Owner
 from stacks.config.teams import Team
 
 PROJECT = "hybrid-ml-platform"
@@ -120,10 +121,11 @@ class Residency(ConfigModel):
 class Tags(ConfigModel):
     """Standard tag values. `environment` and `data-classification` are derived."""
 
-    owner: str = Field(pattern=r"^[a-z0-9][a-z0-9._@-]{1,62}$")
-    """The owning team or person (lowercase, e.g. `ml-platform`)."""
-    cost_center: str = Field(pattern=COST_CENTER_PATTERN)
-    """The cost centre, e.g. `ML-4100`."""
+    owner: Owner
+    """The owning team or person, a handle such as `ml-platform` (stored lowercase; no `@` or
+    `.`: it is the same value on every cloud and in Kubernetes labels)."""
+    cost_center: CostCenter
+    """The cost centre, e.g. `ML-4100` (any case; stored upper-case)."""
     managed_by: str = Field(default="pulumi", pattern=r"^[a-z0-9-]{1,63}$")
     """What manages the resources."""
 

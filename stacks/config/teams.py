@@ -8,18 +8,46 @@ exactly those, and a Grafana folder. `hybrid-ml team add` writes one entry of th
 
 from __future__ import annotations
 
-from typing import Literal
+import hashlib
+import re
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
-from components.tags import COST_CENTER_PATTERN
 from stacks.config.base import ConfigModel
+from stacks.config.tag_values import CostCenter, Owner
 
 #: Lowercase words joined by single dashes (`a--b` and `a-b` would share every physical name).
 TEAM_NAME = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
+TEAM_NAME_MIN, TEAM_NAME_MAX = 3, 30
+TEAM_NAME_RULE = (f"{TEAM_NAME_MIN}-{TEAM_NAME_MAX} lowercase letters and digits, starting with "
+                  "a letter, in words joined by single dashes, like fraud-detection")
+#: The physical names with the tightest limits (Azure storage account and key vault stems,
+#: the IAM role autonamed from a team's store grant, bucket names with a long prefix and
+#: region) were sized for team names of at most 12 characters: longer names are shortened there.
+SHORT_NAME_MAX = 12
 
 
+def _team_name(value: object) -> object:
+    if isinstance(value, str) and not (
+            TEAM_NAME_MIN <= len(value) <= TEAM_NAME_MAX and re.match(TEAM_NAME, value)):
+        raise PydanticCustomError("team_name", TEAM_NAME_RULE)
+    return value
 
+
+TeamName = Annotated[str, BeforeValidator(_team_name)]
+
+
+def team_short_name(name: str) -> str:
+    """The team's name in physical names sized for 12 characters: the name itself when it fits
+    (so every name the old 12-character limit allowed keeps its physical names), else its first
+    7 characters and 4 hex digits of its SHA-256 (`fraud-detection` -> `fraud-d-<hash>`):
+    stable, and distinct for names that share their start."""
+    if len(name) <= SHORT_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:4]
+    return f"{name[:7].rstrip('-')}-{digest}"
 
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ti)?$"
 _GROUP = r"^[A-Za-z0-9][A-Za-z0-9:@._-]{0,127}$"
@@ -36,7 +64,8 @@ def team_namespace(name: str) -> str:
 
 
 def team_store(name: str) -> str:
-    return f"{STORE_PREFIX}{name}"
+    """The team's store: it names buckets, key rings and Azure accounts, so the short name."""
+    return f"{STORE_PREFIX}{team_short_name(name)}"
 
 
 def team_topic(team: str, topic: str) -> str:
@@ -71,13 +100,16 @@ class TeamQuota(ConfigModel):
 class Team(ConfigModel):
     """One team's environment on the clusters it names."""
 
-    name: str = Field(pattern=TEAM_NAME, min_length=3, max_length=12)
-    """Team name, 3-12 lowercase letters and digits in words joined by single `-`; the
-    namespace is `team-<name>`."""
-    owner: str = Field(pattern=r"^[a-z0-9][a-z0-9._@-]{1,62}$")
-    """The owner tag of everything the team gets (its lead or its mailing list, lowercase)."""
-    cost_center: str = Field(pattern=COST_CENTER_PATTERN)
-    """The team's cost centre (the cost-center tag), e.g. `ML-4200`."""
+    name: TeamName
+    """Team name, 3-30 lowercase letters and digits in words joined by single `-`; the
+    namespace is `team-<name>`. Names over 12 characters appear shortened with a hash in the
+    tightest physical names (its store `t-<short name>`: buckets, key rings, Azure accounts)."""
+    owner: Owner
+    """The owner tag of everything the team gets: a handle such as `fraud-team` (stored
+    lowercase; no `@` or `.`, the same value on every cloud and in Kubernetes labels)."""
+    cost_center: CostCenter
+    """The team's cost centre (the cost-center tag), e.g. `ML-4200` (any case; stored
+    upper-case)."""
     group: str | None = Field(default=None, pattern=_GROUP)
     """The identity-provider group bound to the `team-member` Role in the namespace
     (Kubernetes RBAC group name; on AKS an Entra group object id); defaults to `team-<name>`."""

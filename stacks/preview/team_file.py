@@ -68,8 +68,12 @@ class TeamFile:
             return False
         for i, team in enumerate(teams):
             if isinstance(team, dict) and team.get("name") == name:
-                # The (possibly empty) list stays: its key and comments are the file's own.
                 del teams[i]
+                if not teams and list(self.platform)[-1] == "teams":
+                    # `add` put the key last when it made it: without teams the file reads as
+                    # it did before the first add. A `teams` key written elsewhere (with its
+                    # comments) is the file's own and stays, as `teams: []`.
+                    del self.platform["teams"]
                 return True
         return False
 

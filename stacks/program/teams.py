@@ -33,7 +33,7 @@ from components.kubernetes.team import (
 from components.tags import StandardTags
 from components.team import Team as TeamComponent
 from stacks.config.platform import PlatformConfig
-from stacks.config.teams import Team, team_namespace, team_store, team_topic
+from stacks.config.teams import Team, team_namespace, team_short_name, team_store, team_topic
 from stacks.plan.clusters import ONPREM
 from stacks.plan.kafka import site_ranges
 from stacks.plan.namespaces import CPU_LIMIT_FACTOR, scaled
@@ -69,8 +69,9 @@ def _cloud_storage(ctx: ServiceContext, where: StoreSite, team: Team, ref: str,
     cluster = ctx.clusters[ref]
     site, region = cluster.plan.site, cluster.plan.region
     store = build_store(where, team_store(team.name), site, region, tags, parent)
-    access = grant_store_access(where, f"team-{team.name}-{site}-{region}-access", cluster,
-                                store, team_namespace(team.name), WORKLOAD_SERVICE_ACCOUNT,
+    # Its IAM role is autonamed from this (64 characters at most): the short name.
+    access = grant_store_access(where, f"team-{team_short_name(team.name)}-{site}-{region}-access",
+                                cluster, store, team_namespace(team.name), WORKLOAD_SERVICE_ACCOUNT,
                                 f"{TEAM_PREFIX}/", tags, parent)
     cidrs: tuple[str, ...] = ()
     if site == "aws":
