@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stacks.checks.problems import ConfigError, ConfigProblem
+from stacks.cli.options import PROJECT_DIR_HELP
 from stacks.config.teams import team_namespace
 from stacks.plan.clusters import planned_clusters
 from stacks.preview.plan_diff import diff_lines, diff_plans
@@ -286,8 +287,7 @@ def add_parsers(sub: Any) -> None:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--stack", required=True, help="stack name; edits Pulumi.STACK.yaml")
-        p.add_argument("-C", "--cwd", default=".", metavar="DIR",
-                       help="project directory holding Pulumi.yaml (default .)")
+        p.add_argument("-C", "--cwd", default=None, metavar="DIR", help=PROJECT_DIR_HELP)
 
     add = tsub.add_parser("add", help="validate a team and write it into Pulumi.STACK.yaml, "
                                       "then show the preview diff of what it gets")
