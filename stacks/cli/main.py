@@ -414,7 +414,7 @@ def _stack_problem(project_dir: Path, stack: str) -> str | None:
         return f"{path}: no such file; {project_dir} has no stack files (Pulumi.STACK.yaml)"
     close = difflib.get_close_matches(stack, stacks, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{path}: no such file; the stacks of {project_dir} are {', '.join(stacks)}{hint}"
+    return f"{path}: no such file; stacks there: {', '.join(stacks)}{hint}"
 
 
 def _locate(args: argparse.Namespace) -> str | None:

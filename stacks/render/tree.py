@@ -29,7 +29,7 @@ def _cut(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     if width < 3:
-        return text[:width]
+        return text[:max(width, 0)]
     tail = (width - 1) // 2
     return f"{text[:width - 1 - tail]}…{text[len(text) - tail:]}"
 
@@ -81,7 +81,9 @@ def tree_lines(plan: dict[str, Any]) -> list[str]:
     name_room = WIDTH - len(_LEAD) - width - _GAP
     lines = [f"{' ' * len(_LEAD)}{'Type':<{width + _GAP}}Name"]
     for tree, type_, name in rows:
-        label = tree + _fit_type(type_, width - len(tree))
+        room = width - len(tree)
+        # A tree too deep for the column: the whole label is cut (the type's end stays visible).
+        label = tree + _fit_type(type_, room) if room >= 8 else _cut(tree + short_type(type_), width)
         lines.append(f"{_LEAD}{label:<{width + _GAP}}{_cut(name, name_room)}")
     return lines
 
