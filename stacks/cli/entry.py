@@ -9,7 +9,7 @@ import sys
 try:
     from stacks.cli.main import main
 except KeyboardInterrupt:
-    sys.stderr.write("\nhybrid-ml: interrupted\n")
+    sys.stderr.write("hybrid-ml: interrupted\n")
     sys.exit(130)  # EXIT_INTERRUPTED of stacks.cli.main, which did not load
 
 

@@ -451,7 +451,9 @@ def main(argv: list[str] | None = None) -> int:
         return _run_command(argv, args_seen)
     except KeyboardInterrupt:
         note = getattr(args_seen[0], "interrupt_note", "") if args_seen else ""
-        print(f"\nhybrid-ml: interrupted{note}", file=sys.stderr)
+        # On a terminal the line may hold progress or `^C`: start a fresh one.
+        fresh = "\n" if sys.stderr.isatty() else ""
+        print(f"{fresh}hybrid-ml: interrupted{note}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader left (`hybrid-ml schema | head`): nothing more to say, and nothing to flush
