@@ -1,8 +1,27 @@
 # The two set-up commands of the README. Both create .venv from the pinned
-# dependencies on first use (and again when requirements.txt or pyproject.toml change).
+# dependencies on first use (and again when requirements.txt or pyproject.toml change);
+# `make test` adds the test tools (requirements-dev.txt).
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+# The Python versions pyproject.toml's requires-python allows (tests/cli/test_makefile.py keeps
+# them equal). Checked before anything is installed: an older Python would otherwise fail deep in
+# pip with a wall of "no matching distribution" lines and leave a .venv behind.
+PYTHON_VERSIONS := 3.11 3.12 3.13
+
+# `$(call venv_for,INTERPRETER,VENV_DIR)`: stop unless INTERPRETER is a supported Python; then
+# remove VENV_DIR if another Python made it (an earlier attempt with the wrong one), so that
+# `python -m venv` below starts afresh instead of keeping the broken one.
+define venv_for
+@v=$$($(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+case " $(PYTHON_VERSIONS) " in *" $$v "*) ;; *) \
+  echo "error: hybrid-ml-platform needs Python 3.11+ (one of $(PYTHON_VERSIONS)); $(1) is $${v:-not a Python that runs}." >&2; \
+  echo "Install one and run e.g. make $(MAKECMDGOALS) PYTHON=python3.12" >&2; exit 1;; esac; \
+if [ -e $(2) ] && [ "$$($(2)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$$v" ]; then \
+  echo "$(2) was made by another Python: recreating it with $(1) ($$v)"; rm -rf $(2); fi
+endef
 
 # The MLflow server the team-permission tests run (tests/mlflow_server/requirements.txt says
 # why --no-deps).
@@ -16,12 +35,19 @@ PYTEST_ARGS ?= -n auto --dist loadfile --durations=15
 .PHONY: preview preview-prod test bench
 
 $(STAMP): requirements.txt pyproject.toml
+	$(call venv_for,$(PYTHON),$(VENV))
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# The test tools, never in the runtime set (`pulumi install` reads requirements.txt only).
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
 $(MLFLOW_STAMP): tests/mlflow_server/requirements.txt
+	$(call venv_for,$(PYTHON),$(MLFLOW_VENV))
 	$(PYTHON) -m venv $(MLFLOW_VENV)
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r tests/mlflow_server/requirements.txt
 	touch $(MLFLOW_STAMP)
@@ -33,7 +59,7 @@ preview-prod: $(STAMP)
 	$(VENV)/bin/hybrid-ml preview prod
 
 # Lint first (ruff, rules in pyproject.toml): a finding fails the run like a failing test.
-test: $(STAMP) $(MLFLOW_STAMP)
+test: $(DEV_STAMP) $(MLFLOW_STAMP)
 	$(VENV)/bin/ruff check .
 	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 

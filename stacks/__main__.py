@@ -1,5 +1,3 @@
-import sys
+from stacks.cli.entry import run
 
-from stacks.cli.main import main
-
-sys.exit(main())
+run()

@@ -15,6 +15,7 @@ from typing import Any
 
 from components.tags import canonical_cost_center, canonical_owner
 from stacks.checks.problems import ConfigError, ConfigProblem
+from stacks.cli.options import PROJECT_DIR_HELP
 from stacks.config.teams import team_namespace
 from stacks.plan.clusters import planned_clusters
 from stacks.preview.plan_diff import diff_lines, diff_plans
@@ -296,8 +297,7 @@ def add_parsers(sub: Any) -> None:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--stack", required=True, help="stack name; edits Pulumi.STACK.yaml")
-        p.add_argument("-C", "--cwd", default=".", metavar="DIR",
-                       help="project directory holding Pulumi.yaml (default .)")
+        p.add_argument("-C", "--cwd", default=None, metavar="DIR", help=PROJECT_DIR_HELP)
 
     add = tsub.add_parser("add", help="validate a team and write it into Pulumi.STACK.yaml, "
                                       "then show the preview diff of what it gets")
