@@ -8,6 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# Property tests judge behaviour, never speed (that is benchmarks/): no per-example deadline,
+# which a loaded CI machine running tests on every core would otherwise trip at random.
+settings.register_profile("project", deadline=None)
+settings.load_profile("project")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_KEY = "hybrid-ml-platform:platform"
