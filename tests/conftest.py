@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 # Property tests judge behaviour, never speed (that is benchmarks/): no per-example deadline,
 # which a loaded CI machine running tests on every core would otherwise trip at random.
-settings.register_profile("project", deadline=None)
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("project")
 
 ROOT = Path(__file__).resolve().parent.parent
