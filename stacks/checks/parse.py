@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from stacks.checks.clusters import cluster_problems
+from stacks.checks.messages import plain_message
 from stacks.checks.network import network_problems
 from stacks.checks.problems import MISSING, ROOT_PATH, ConfigError, ConfigProblem, key_path
 from stacks.checks.residency import residency_problems
@@ -66,7 +67,7 @@ def _from_pydantic(err: ValidationError) -> list[ConfigProblem]:
         elif e["type"] == "missing":
             problems.append(ConfigProblem(key_path(loc), MISSING, "this key is required"))
         else:
-            problems.append(ConfigProblem(key_path(loc), e.get("input"), e["msg"]))
+            problems.append(ConfigProblem(key_path(loc), e.get("input"), plain_message(e)))
     return problems
 
 
