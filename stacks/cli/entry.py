@@ -4,14 +4,32 @@ Importing `stacks.cli.main` loads the Pulumi SDKs (seconds); a Ctrl-C then must 
 later on (`main` handles those): one line and exit code 130, no traceback.
 """
 
+import os
 import sys
+
+#: Exit code of an interrupted run (as a shell reports Ctrl-C); `stacks.cli.main` uses the same.
+EXIT_INTERRUPTED = 130
+
+
+def _leave_interrupted() -> None:
+    """Exit at once: an interrupted run can leave the SDK's event loop half-closed and server or
+    worker threads waiting on a peer that is gone. Interpreter shutdown would wait for those
+    threads (a hang) or print the loop's teardown traceback; nothing of it is worth either.
+    Every `finally` of the run (staged output removed, the policy pack stopped) has run by now."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
+
 
 try:
     from stacks.cli.main import main
 except KeyboardInterrupt:
     sys.stderr.write("hybrid-ml: interrupted\n")
-    sys.exit(130)  # EXIT_INTERRUPTED of stacks.cli.main, which did not load
+    _leave_interrupted()
 
 
 def run() -> None:
-    sys.exit(main())
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        _leave_interrupted()
+    sys.exit(code)

@@ -145,8 +145,11 @@ def test_an_out_folder_holding_the_project_is_refused(tmp_path, capsys):
 
 def test_ctrl_c_exits_130_with_one_line(tmp_path):
     """A real SIGINT, as a terminal's Ctrl-C sends it, while the preview loads and runs."""
+    # A terminal delivers Ctrl-C to a process whose SIGINT is at its default; a CI runner may
+    # start tests with SIGINT ignored (which a child would inherit), so reset it for the child.
     proc = subprocess.Popen([sys.executable, "-m", "stacks", "preview", "dev", "--out", str(tmp_path / "out")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
