@@ -7,8 +7,7 @@ later on (`main` handles those): one line and exit code 130, no traceback.
 import os
 import sys
 
-#: Exit code of an interrupted run (as a shell reports Ctrl-C); `stacks.cli.main` uses the same.
-EXIT_INTERRUPTED = 130
+from stacks.cli.status import EXIT_INTERRUPTED
 
 
 def _leave_interrupted() -> None:

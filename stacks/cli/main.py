@@ -12,18 +12,19 @@ import difflib
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from stacks.checks.examples import example_values
 from stacks.checks.problems import ConfigError
+from stacks.cli.documents import add_parsers as add_document_parsers
 from stacks.cli.options import PROJECT_DIR_HELP
 from stacks.cli.out_dir import OutDirError, StagedOutput, check_out_dir
 from stacks.cli.progress import Phase, Progress
 from stacks.cli.secrets import add_parser as add_secrets_parser
+from stacks.cli.status import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_OK, EXIT_POLICY, EXIT_PROGRAM, EXIT_USAGE
 from stacks.cli.team import add_parsers as add_team_parsers
-from stacks.config.platform import CONFIG_KEY, PlatformConfig
+from stacks.config.platform import CONFIG_KEY
 from stacks.plan.policy_config import drift_note, policy_config_text
 from stacks.preview.analyzer_client import PolicyConfigError, PolicyPackError, run_policy_pack
 from stacks.preview.manifests import write_manifests
@@ -33,23 +34,8 @@ from stacks.preview.policy_report import build_report, report_lines, write_repor
 from stacks.preview.run import PreviewError, PreviewResult, load_platform, run_preview
 from stacks.preview.stack_file import StackFileError, read_stack
 from stacks.program.network import ONPREM_OUTPUT
-from stacks.render.config_reference import REFERENCE_DOC, config_reference, refresh_reference
-from stacks.render.graph import build_graph
-from stacks.render.graph_mermaid import (
-    DOT_NOT_FOUND,
-    FORMATS,
-    GraphvizError,
-    graphviz,
-    render_graphviz,
-    to_dot,
-    to_mermaid,
-)
 from stacks.render.onprem import OnPremConfigError, write_onprem
 from stacks.render.tree import summary_lines, tree_lines
-
-EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_PROGRAM = 0, 1, 2, 3
-# As a shell reports a process ended by SIGINT (Ctrl-C) or SIGPIPE (its reader went away).
-EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 
 
 def _enforce(args: argparse.Namespace, plan: dict, staged: StagedOutput, pack_dir: Path) -> int:
@@ -239,26 +225,6 @@ def _write_outputs(args: argparse.Namespace, result: PreviewResult, old_plan: di
     return EXIT_OK, f"{details[0].removesuffix(':')}: {totals}"
 
 
-def _onprem_config(args: argparse.Namespace) -> int:
-    try:
-        outputs = json.loads(Path(args.outputs).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        print(f"error: cannot read stack outputs {args.outputs}: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    if not isinstance(outputs, dict) or ONPREM_OUTPUT not in outputs:
-        print(f"error: {args.outputs} has no {ONPREM_OUTPUT!r} output; is this "
-              f"`pulumi stack output --stack {args.stack} --json` of a stack with on-prem VPNs?",
-              file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        root = write_onprem(outputs[ONPREM_OUTPUT], args.stack, Path(args.out))
-    except OnPremConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"On-prem VPN device config written to {root}/", file=sys.stderr)
-    return EXIT_OK
-
-
 def _policy_config(args: argparse.Namespace) -> int:
     project_dir = Path(args.cwd)
     try:
@@ -290,63 +256,6 @@ def _warn_stale_policy_config(args: argparse.Namespace, config_path: Path, commi
         return  # the preview reports the stack file itself
     if note:
         print(f"warning: {note}", file=sys.stderr)
-
-
-def _graph(args: argparse.Namespace) -> int:
-    project_dir = Path(args.cwd)
-    binary = graphviz() if args.format in ("svg", "png") else None
-    if args.format in ("svg", "png") and binary is None:
-        print(f"error: {DOT_NOT_FOUND}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.format == "png" and not args.out and sys.stdout.isatty():
-        print("error: a PNG is not for the terminal; give --out FILE", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        cfg = load_platform(read_stack(project_dir, args.stack))
-    except (ConfigError, StackFileError) as err:
-        print(f"error: invalid stack config (Pulumi.{args.stack}.yaml):\n{err}", file=sys.stderr)
-        return EXIT_USAGE
-    graph = build_graph(cfg, args.stack)
-    if args.format == "mermaid":
-        text = to_mermaid(graph)
-        if args.out and args.out.endswith(".md"):
-            text = f"```mermaid\n{text}```\n"
-        data = text.encode("utf-8")
-    elif args.format == "dot":
-        data = to_dot(graph).encode("utf-8")
-    else:
-        try:
-            data = render_graphviz(to_dot(graph), args.format, binary)
-        except (GraphvizError, OSError, subprocess.TimeoutExpired) as err:
-            print(f"error: Graphviz failed to draw the {args.format}: {err}", file=sys.stderr)
-            return EXIT_PROGRAM
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-        print(f"{args.format} of stack '{args.stack}' written to {out}", file=sys.stderr)
-    else:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    return EXIT_OK
-
-
-def _schema(args: argparse.Namespace) -> int:
-    if args.write:
-        try:
-            changed = refresh_reference(Path(args.write))
-        except (OSError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"{args.write}: config reference {'updated' if changed else 'unchanged'}",
-              file=sys.stderr)
-        return EXIT_OK
-    if args.markdown:
-        sys.stdout.write(config_reference())
-        return EXIT_OK
-    print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
-    return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -389,39 +298,9 @@ def _parser() -> argparse.ArgumentParser:
     pcfg.add_argument("--write", action="store_true", help="write policies/config.STACK.json")
     pcfg.add_argument("-C", "--cwd", default=None, metavar="DIR", help=PROJECT_DIR_HELP)
     pcfg.set_defaults(func=_policy_config)
-    onprem = sub.add_parser(
-        "onprem-config",
-        help="render the on-prem VPN device config from `pulumi stack output --json`")
-    onprem.add_argument("stack")
-    onprem.add_argument("--outputs", required=True, metavar="FILE",
-                        help="the JSON of `pulumi stack output --stack STACK --json` (no secrets needed)")
-    onprem.add_argument("--out", required=True, metavar="DIR", help="writes DIR/onprem/")
-    onprem.set_defaults(func=_onprem_config)
-    graph = sub.add_parser(
-        "graph",
-        help="draw the platform (sites, networks, VPN links, clusters, GPU pools, artifact "
-             "stores, services, teams) from the stack config; no preview needed",
-        description="Draw the platform from Pulumi.STACK.yaml alone (validated, nothing is "
-                    "previewed): Mermaid for GitHub, Graphviz DOT, or SVG/PNG drawn by Graphviz.")
-    graph.add_argument("stack", help="stack name; reads Pulumi.STACK.yaml")
-    graph.add_argument("-C", "--cwd", default=None, metavar="DIR",
-                       help=PROJECT_DIR_HELP)
-    graph.add_argument("--format", choices=FORMATS, default="mermaid",
-                       help="mermaid (default; a .md --out gets a ```mermaid fence), dot, or "
-                            "svg/png (need Graphviz `dot` on PATH)")
-    graph.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
-    graph.set_defaults(func=_graph)
     add_team_parsers(sub)
     add_secrets_parser(sub)
-    schema = sub.add_parser("schema", help="print the JSON Schema of the platform config")
-    schema.add_argument("--markdown", action="store_true",
-                        help="print it as the config reference table (Markdown) instead")
-    # --readme is the flag's first name, from when the reference lived in the README.
-    schema.add_argument("--write", "--readme", dest="write", nargs="?", const=str(REFERENCE_DOC),
-                        metavar="FILE",
-                        help="rewrite the config reference between its markers in FILE "
-                             f"(default {REFERENCE_DOC})")
-    schema.set_defaults(func=_schema)
+    add_document_parsers(sub)
     return parser
 
 

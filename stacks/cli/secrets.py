@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from stacks.checks.problems import ConfigError
+from stacks.cli.status import EXIT_OK, EXIT_POLICY, EXIT_USAGE
 from stacks.preview.run import load_platform
 from stacks.preview.stack_file import StackFileError, read_stack
 from stacks.program.secrets import required_secrets
-
-EXIT_OK, EXIT_MISSING, EXIT_USAGE = 0, 1, 2
 
 
 def secret_lines(stack: str, project: str, secure_keys: frozenset[str], cfg: Any) -> list[str]:
@@ -38,7 +37,7 @@ def secrets(args: argparse.Namespace) -> int:
           "encrypts each with the stack's secrets provider.")
     print("\n".join(lines) if lines else "# none")
     missing = [line for line in lines if "# MISSING" in line]
-    return EXIT_MISSING if missing and args.check else EXIT_OK
+    return EXIT_POLICY if missing and args.check else EXIT_OK
 
 
 def add_parser(sub: Any) -> None:

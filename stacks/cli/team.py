@@ -16,6 +16,7 @@ from typing import Any
 from components.tags import canonical_cost_center, canonical_owner
 from stacks.checks.problems import ConfigError, ConfigProblem
 from stacks.cli.options import PROJECT_DIR_HELP
+from stacks.cli.status import EXIT_OK, EXIT_PROGRAM, EXIT_USAGE
 from stacks.config.teams import team_namespace
 from stacks.plan.clusters import planned_clusters
 from stacks.preview.plan_diff import diff_lines, diff_plans
@@ -24,7 +25,6 @@ from stacks.preview.stack_file import StackFileError, read_stack
 from stacks.preview.team_file import TeamFile
 from stacks.program.validate import parse_platform
 
-EXIT_OK, EXIT_USAGE, EXIT_PROGRAM = 0, 2, 3
 TEAM_TYPE = "hybridml:teams:Team"
 #: What holds data (or the keys to it), by the input that names it: shown before a team is
 #: removed. Removal is refused for every owned resource that is protected, whatever its type.
