@@ -8,7 +8,7 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components import naming
-from components.azure.blob_storage import customer_key_encryption, old_version_lifecycle
+from components.azure.blob_storage import old_version_lifecycle, secure_account_properties
 from components.azure.key_vault import (
     CustomerKey,
     CustomerKeyArgs,
@@ -221,21 +221,8 @@ def _storage_account(name: str, args: ArtifactStoreArgs, group: azure.resources.
                                           suffix.result),
         resource_group_name=group.name,
         location=args.location,
-        kind="StorageV2",
-        # Zone-redundant, not geo-redundant: the data never leaves this location.
-        sku={"name": "Standard_ZRS"},
-        access_tier="Hot",
-        enable_https_traffic_only=True,
-        minimum_tls_version="TLS1_2",
-        allow_blob_public_access=False,
-        allow_shared_key_access=False,
-        allow_cross_tenant_replication=False,
-        default_to_o_auth_authentication=True,
-        public_network_access="Disabled",
-        network_rule_set={"bypass": "AzureServices", "default_action": "Deny"},
-        identity={"type": "UserAssigned", "user_assigned_identities": [cmk.identity.id]},
-        encryption=customer_key_encryption(
-            cmk.key.name, cmk.vault.properties.vault_uri, cmk.identity.id),
+        # Reached only through its private endpoint.
+        **secure_account_properties(cmk, public_network_access="Disabled"),
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=args.protect, depends_on=[cmk.grant]),
     )

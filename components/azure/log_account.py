@@ -8,7 +8,7 @@ import pulumi_random as random
 from pydantic import BaseModel, ConfigDict, Field
 
 from components import naming
-from components.azure.blob_storage import customer_key_encryption, old_version_lifecycle
+from components.azure.blob_storage import old_version_lifecycle, secure_account_properties
 from components.azure.key_vault import (
     CustomerKey,
     CustomerKeyArgs,
@@ -118,23 +118,9 @@ def _storage_account(name: str, args: LogAccountArgs, suffix: random.RandomStrin
             naming.azure_compact(args.prefix, args.purpose, 18), suffix.result),
         resource_group_name=args.resource_group_name,
         location=args.location,
-        kind="StorageV2",
-        # Zone-redundant, not geo-redundant: the logs never leave this location.
-        sku={"name": "Standard_ZRS"},
-        access_tier="Hot",
-        enable_https_traffic_only=True,
-        minimum_tls_version="TLS1_2",
-        allow_blob_public_access=False,
-        allow_shared_key_access=False,
-        allow_cross_tenant_replication=False,
-        default_to_o_auth_authentication=True,
         # "Enabled" behind a deny-all firewall, not "Disabled": trusted-service exceptions
         # (Network Watcher writing flow logs) apply only to an endpoint limited by rules.
-        public_network_access="Enabled",
-        network_rule_set={"bypass": "AzureServices", "default_action": "Deny"},
-        identity={"type": "UserAssigned", "user_assigned_identities": [cmk.identity.id]},
-        encryption=customer_key_encryption(
-            cmk.key.name, cmk.vault.properties.vault_uri, cmk.identity.id),
+        **secure_account_properties(cmk, public_network_access="Enabled"),
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=args.protect, depends_on=[cmk.grant]),
     )

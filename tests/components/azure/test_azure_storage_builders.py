@@ -37,3 +37,18 @@ def test_private_zone_and_maintenance_window():
     assert private_zone_name("hml-prod", "mlflow") == (
         "hml-prod-mlflow.private.postgres.database.azure.com")
     assert (MAINTENANCE_WINDOW["day_of_week"], MAINTENANCE_WINDOW["start_hour"]) == (0, 2)
+
+
+def test_both_storage_accounts_share_one_hardened_set_differing_only_in_network_access():
+    from types import SimpleNamespace
+
+    from components.azure.blob_storage import secure_account_properties
+
+    cmk = SimpleNamespace(identity=SimpleNamespace(id="id-1"), key=SimpleNamespace(name="k"),
+                          vault=SimpleNamespace(properties=SimpleNamespace(vault_uri="https://v/")))
+    store = secure_account_properties(cmk, public_network_access="Disabled")
+    logs = secure_account_properties(cmk, public_network_access="Enabled")
+    assert {k for k in store if store[k] != logs[k]} == {"public_network_access"}
+    assert store["allow_shared_key_access"] is False and store["minimum_tls_version"] == "TLS1_2"
+    assert store["network_rule_set"] == {"bypass": "AzureServices", "default_action": "Deny"}
+    assert store["encryption"]["key_vault_properties"] == {"key_name": "k", "key_vault_uri": "https://v/"}
