@@ -80,6 +80,28 @@ CHARTS: dict[str, ChartPin] = {
         repository="https://cloudnative-pg.github.io/charts",
         source="https://github.com/cloudnative-pg/charts/releases/tag/cloudnative-pg-v0.29.0",
     ),
+    # --- GPU work queues (#17) ---
+    # 0.20 serves only kueue.x-k8s.io/v1beta2 (v1beta1 removed); MultiKueue kubeconfigs must
+    # be secure (no exec plugins, no insecure TLS) since 0.15.
+    "kueue": ChartPin(
+        chart="oci://registry.k8s.io/kueue/charts/kueue",
+        version="0.20.7",
+        repository=None,
+        source="https://github.com/kubernetes-sigs/kueue/releases/tag/v0.20.7",
+    ),
+    "jobset": ChartPin(
+        chart="oci://registry.k8s.io/jobset/charts/jobset",
+        version="0.12.0",
+        repository=None,
+        source="https://github.com/kubernetes-sigs/jobset/releases/tag/v0.12.0",
+    ),
+    # Operator v1.7.0 (chart appVersion); ray.io/v1 RayJob, RayCluster.
+    "kuberay-operator": ChartPin(
+        chart="kuberay-operator",
+        version="1.7.0",
+        repository="https://ray-project.github.io/kuberay-helm/",
+        source="https://github.com/ray-project/kuberay/releases/tag/v1.7.0",
+    ),
 }
 
 

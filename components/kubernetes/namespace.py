@@ -170,6 +170,11 @@ class NamespaceSpec(BaseModel):
     pod_security: PodSecurityLevel = Field(
         default="restricted", description="Pod Security Standard enforced."
     )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="More labels of the Namespace itself, e.g. the team it belongs to (what "
+        "controllers such as Kueue select namespaces by).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -310,7 +315,8 @@ class PlatformNamespace(pulumi.ComponentResource):
         ns_name = args.name
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            metadata={"name": ns_name, "labels": namespace_labels(args.tags, args.pod_security)},
+            metadata={"name": ns_name,
+                      "labels": {**args.labels, **namespace_labels(args.tags, args.pod_security)}},
             opts=pulumi.ResourceOptions(parent=self),
         )
         inside = pulumi.ResourceOptions(parent=self, depends_on=[ns])

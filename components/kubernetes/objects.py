@@ -131,3 +131,18 @@ ENVOY_GATEWAY_API = "gateway.envoyproxy.io/v1alpha1"
 MONITORING_API = "monitoring.coreos.com/v1"
 MONITORING_ALPHA_API = "monitoring.coreos.com/v1alpha1"
 CERT_MANAGER_API = "cert-manager.io/v1"
+
+
+class TopLevelObject(pulumi.CustomResource):
+    """A custom resource whose fields sit beside `metadata` rather than under `spec` (Kueue's
+    WorkloadPriorityClass: `value`, `description`), which `apiextensions.CustomResource` cannot
+    express. The same type token and wire shape as CustomResource
+    (`kubernetes:<apiVersion>:<kind>`, inputs = the object), as the Node SDK sends them."""
+
+    def __init__(self, resource_name: str, api_version: str, kind: str, metadata: dict,
+                 fields: dict, opts: pulumi.ResourceOptions | None = None):
+        if {"apiVersion", "kind", "metadata"} & set(fields):
+            raise ValueError("fields may not repeat apiVersion, kind or metadata")
+        super().__init__(f"kubernetes:{api_version}:{kind}", resource_name,
+                         {"apiVersion": api_version, "kind": kind, "metadata": metadata,
+                          **fields}, opts)

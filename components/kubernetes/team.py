@@ -31,6 +31,7 @@ from components.kubernetes.kafka import (
 from components.kubernetes.monitoring import ENVOY_PROXY_LABELS
 from components.kubernetes.namespace import NamespaceQuota, PlatformNamespace, PlatformNamespaceArgs
 from components.kubernetes.objects import in_namespace, network_policy, object_labels
+from components.kubernetes.work_queues.constants import TEAM_NAMESPACE_LABEL
 from components.tags import StandardTags
 
 #: The ConfigMap (in the team's namespace) workloads load with `envFrom`.
@@ -150,6 +151,20 @@ TEAM_MEMBER_RULES: tuple[dict, ...] = (
      "verbs": ["get", "update", "patch"]},
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"],
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    # Distributed training through the team's queue (Kueue admits them): JobSets, RayJobs and
+    # RayClusters; their status, and the queue's own view of them, read-only.
+    {"apiGroups": ["jobset.x-k8s.io"], "resources": ["jobsets"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["ray.io"], "resources": ["rayjobs", "rayclusters"],
+     "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
+    {"apiGroups": ["jobset.x-k8s.io"], "resources": ["jobsets/status"],
+     "verbs": ["get"]},
+    {"apiGroups": ["ray.io"], "resources": ["rayjobs/status", "rayclusters/status"],
+     "verbs": ["get"]},
+    {"apiGroups": ["kueue.x-k8s.io"], "resources": ["localqueues", "workloads"],
+     "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["visibility.kueue.x-k8s.io"], "resources": ["localqueues/pendingworkloads"],
+     "verbs": ["get", "list"]},
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"],
      "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"],
@@ -191,6 +206,7 @@ class TeamEnvironment(pulumi.ComponentResource):
         namespace = PlatformNamespace(f"{name}-namespace", PlatformNamespaceArgs(
             name=ns_name, quota=args.quota, tags=args.tags,
             allow_from_namespaces=INGRESS_SOURCES, allow_from_pods=INGRESS_PODS,
+            labels={TEAM_NAMESPACE_LABEL: args.team},
         ), pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for)))
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         meta = {"namespace": ns_name, "labels": labels}

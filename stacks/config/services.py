@@ -1,4 +1,5 @@
-"""The `services` section: MLflow, Kafka, monitoring and model serving, each off unless configured.
+"""The `services` section: MLflow, Kafka, monitoring, model serving and work queues, each off
+unless configured.
 
 Each service's model lives in its own module here; services run on clusters named by reference:
 `onprem` or `<cloud>/<region>` (`aws/eu-west-1`, `gcp/europe-west4`, `azure/westeurope`).
@@ -11,6 +12,7 @@ from stacks.config.kafka import Kafka
 from stacks.config.mlflow import Mlflow
 from stacks.config.monitoring import Monitoring
 from stacks.config.serving import Serving
+from stacks.config.work_queues import WorkQueues
 
 #: A cluster of the stack: `onprem` or `<cloud>/<region>`; checked against `kubernetes`.
 
@@ -26,3 +28,6 @@ class Services(ConfigModel):
     """Strimzi Kafka clusters, topics, users and cross-site MirrorMaker2."""
     serving: Serving | None = None
     """GPU model serving with canary split and cross-site DNS failover."""
+    work_queues: WorkQueues | None = None
+    """Kueue GPU work queues per team (with JobSet and KubeRay) on every cluster with GPU pools,
+    and optionally MultiKueue bursting from on-prem to the cloud clusters."""

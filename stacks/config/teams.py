@@ -97,6 +97,22 @@ class TeamQuota(ConfigModel):
     """Pods in total."""
 
 
+class TeamQueue(ConfigModel):
+    """The team's share of the GPU work queues (with `services.workQueues`)."""
+
+    gpus: dict[str, int] = Field(default_factory=dict)
+    """Guaranteed GPUs (nominal quota) per GPU type, e.g. `{nvidia-l4: 2}`, on each of the
+    team's clusters that has that type (each capacity kind, on-demand and spot, alike); a type
+    not named here gets the team's `gpus`."""
+    borrow_gpus: int | None = Field(default=None, ge=0, le=512)
+    """GPUs per GPU flavor the team may borrow beyond its guarantee while other teams leave
+    theirs idle (taken back by preemption when they need it); defaults to the guarantee."""
+    burst_to: list[str] = Field(default_factory=list)
+    """Cloud clusters (`<cloud>/<region>`, among `sites`) the team's `burst` queue on-prem may
+    dispatch to (`services.workQueues.burst`); each must be allowed for its data classification.
+    Default: none (the team's work never leaves the cluster it is submitted to)."""
+
+
 class Team(ConfigModel):
     """One team's environment on the clusters it names."""
 
@@ -130,7 +146,11 @@ class Team(ConfigModel):
     """Classification of the team's data (residency decides which sites may hold it);
     defaults to residency.defaultClassification."""
     gpus: int = Field(default=0, ge=0, le=512)
-    """nvidia.com/gpu the namespace may request on each of its clusters."""
+    """nvidia.com/gpu the namespace may request on each of its clusters. With
+    `services.workQueues`: the team's guaranteed GPUs of each GPU type of a cluster (unless
+    `queue.gpus` names the type), and the namespace's quota becomes guarantee plus borrowing."""
+    queue: TeamQueue = Field(default_factory=TeamQueue)
+    """The team's GPU work queues: guarantees per GPU type, borrowing, burst clusters."""
     quota: TeamQuota = Field(default_factory=TeamQuota)
     """CPU, memory, storage and pods of the namespace on each of its clusters."""
     topics: list[TeamTopic] = Field(default_factory=list)

@@ -8,16 +8,20 @@ from stacks.config.platform import PlatformConfig
 from stacks.config.teams import Team
 
 
+def pool_capacity(pool: Any) -> int:
+    """nvidia.com/gpu one pool can offer at most: its nodes (on-prem) or its maximum size, each
+    GPU counted as its MIG slices (the GPU operator's `single` strategy advertises each slice
+    as one nvidia.com/gpu) or its time-shares."""
+    nodes = len(pool.nodes) if pool.nodes else pool.max_size
+    per_gpu = pool.time_slicing_replicas or 1
+    if pool.mig_profile:
+        per_gpu = 7 // int(pool.mig_profile.split("g.", 1)[0])
+    return nodes * pool.gpu_count * per_gpu
+
+
 def gpu_capacity(pools: list[Any]) -> int:
     """nvidia.com/gpu a cluster's pools can offer at most (MIG slices and time-shares count)."""
-    total = 0
-    for p in pools:
-        nodes = len(p.nodes) if p.nodes else p.max_size
-        per_gpu = p.time_slicing_replicas or 1
-        if p.mig_profile:
-            per_gpu = 7 // int(p.mig_profile.split("g.", 1)[0])
-        total += nodes * p.gpu_count * per_gpu
-    return total
+    return sum(pool_capacity(p) for p in pools)
 
 
 def cluster_pools(cfg: PlatformConfig, ref: str) -> list[Any]:

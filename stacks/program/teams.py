@@ -30,6 +30,13 @@ from components.kubernetes.team import (
     TeamFolderArgs,
     TeamKafka,
 )
+from components.kubernetes.work_queues import (
+    GpuShare,
+    QueueQuota,
+    TeamBurst,
+    TeamQueue,
+    TeamQueueArgs,
+)
 from components.tags import StandardTags
 from components.team import Team as TeamComponent
 from stacks.config.platform import PlatformConfig
@@ -38,7 +45,15 @@ from stacks.plan.clusters import ONPREM
 from stacks.plan.kafka import site_ranges
 from stacks.plan.namespaces import CPU_LIMIT_FACTOR, scaled
 from stacks.plan.teams import kafka_sites, team_classification
+from stacks.plan.work_queues import (
+    borrowing_gpus,
+    flavors_on,
+    namespace_gpus,
+    nominal_gpus,
+    team_burst_sites,
+)
 from stacks.program.services.context import Built, ServiceContext, kafka_cluster, mlflow_gateway_url
+from stacks.program.services.work_queues import WorkQueuesBuilt
 from stacks.program.stores import StoreSite, build_store, grant_store_access, store_physical_name
 
 #: Stack output: each team's clusters, namespace, stores and Kafka user.
@@ -53,11 +68,41 @@ def team_tags(cfg: PlatformConfig, team: Team) -> StandardTags:
                    cost_center=team.cost_center)
 
 
-def _quota(team: Team) -> NamespaceQuota:
+def _quota(team: Team, gpus: int) -> NamespaceQuota:
     q = team.quota
     return NamespaceQuota(requests_cpu=q.cpu, limits_cpu=scaled(q.cpu, CPU_LIMIT_FACTOR),
                           requests_memory=q.memory, limits_memory=q.memory,
-                          requests_gpu=team.gpus, pods=q.pods, requests_storage=q.storage)
+                          requests_gpu=gpus, pods=q.pods, requests_storage=q.storage)
+
+
+def _queue_quota(cfg: PlatformConfig, team: Team, ref: str) -> QueueQuota:
+    return QueueQuota(cpu=team.quota.cpu, memory=team.quota.memory, gpus=tuple(
+        GpuShare(flavor=f.name, nominal=nominal_gpus(team, f), borrowing=borrowing_gpus(team, f))
+        for f in flavors_on(cfg, ref)))
+
+
+def _team_queue(ctx: ServiceContext, queues: WorkQueuesBuilt, team: Team, ref: str,
+                tags: StandardTags, environment: pulumi.Resource, parent: pulumi.Resource,
+                ) -> dict[str, Any]:
+    """The team's queues on a queued cluster; on the manager also its burst queue. Returns
+    the team's `queues` output there (LocalQueue names, and where `burst` dispatches to)."""
+    cfg = ctx.cfg
+    cluster = ctx.clusters[ref]
+    bursts = team_burst_sites(cfg, team)
+    burst = None
+    if ref == queues.manager and bursts:
+        dispatched = [_queue_quota(cfg, team, w) for w in bursts]
+        burst = TeamBurst(workers=tuple(queues.workers[w] for w in bursts), quota=QueueQuota(
+            cpu=scaled(team.quota.cpu, len(bursts)), memory=scaled(team.quota.memory, len(bursts)),
+            gpus=tuple(s for q in dispatched for s in q.gpus)))
+    TeamQueue(f"team-{team.name}-{cluster.plan.name}-queue", TeamQueueArgs(
+        team=team.name, namespace=team_namespace(team.name), tags=tags,
+        quota=_queue_quota(cfg, team, ref), receives_bursts=ref in bursts, burst=burst,
+        wait_for=(queues.clusters[ref], environment),
+    ), pulumi.ResourceOptions(parent=parent, providers=[cluster.provider]))
+    local = ["default", *(["burst"] if ref in bursts or burst is not None else [])]
+    return {"localQueues": local, "clusterQueue": f"team-{team.name}",
+            "burstTo": [queues.workers[w] for w in bursts] if burst is not None else []}
 
 
 def _cloud_storage(ctx: ServiceContext, where: StoreSite, team: Team, ref: str,
@@ -113,6 +158,7 @@ def _kafka(ctx: ServiceContext, built: Built, team: Team, ref: str) -> TeamKafka
 def build_teams(ctx: ServiceContext, built: Built, where: StoreSite) -> None:
     """Every team of the config on every cluster it names; export the `teams` output."""
     cfg = ctx.cfg
+    queues: WorkQueuesBuilt | None = built.get("work_queues")
     output: dict[str, Any] = {}
     for team in cfg.teams:
         tags = team_tags(cfg, team)
@@ -134,16 +180,21 @@ def build_teams(ctx: ServiceContext, built: Built, where: StoreSite) -> None:
                                       ctx.providers.aws[cluster.plan.region]]))
             kafka = _kafka(ctx, built, team, ref)
             mlflow = mlflow_gateway_url(built, ref)
-            TeamEnvironment(f"team-{team.name}-{cluster.plan.name}", TeamEnvironmentArgs(
+            queued = queues is not None and ref in queues.clusters
+            gpus = namespace_gpus(team, flavors_on(cfg, ref)) if queued else team.gpus
+            environment = TeamEnvironment(f"team-{team.name}-{cluster.plan.name}", TeamEnvironmentArgs(
                 team=team.name, namespace=team_namespace(team.name),
                 group=team.group_on(cluster.plan.site),
-                quota=_quota(team), tags=tags, mlflow_url=mlflow,
+                quota=_quota(team, gpus), tags=tags, mlflow_url=mlflow,
                 mlflow_workspace=team_namespace(team.name) if mlflow else None, kafka=kafka,
                 wait_for=tuple(cluster.addons.namespaces.values()), **storage,
             ), pulumi.ResourceOptions(parent=group, providers=[cluster.provider,
                                                                  ctx.providers.tls]))
+            queue = _team_queue(ctx, queues, team, ref, tags, environment, group) \
+                if queued else None
             placed[cluster.plan.name] = {
-                "cluster": ref, "namespace": team_namespace(team.name),
+                "cluster": ref, "namespace": team_namespace(team.name), "gpuQuota": gpus,
+                "queues": queue,
                 "store": store_name, "storeUri": storage.get("store_uri"),
                 "mlflow": mlflow, "mlflowWorkspace": team_namespace(team.name) if mlflow else None,
                 "kafkaUser": f"team-{team.name}" if kafka else None,
