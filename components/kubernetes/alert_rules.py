@@ -48,6 +48,8 @@ METRICS = {
     "kafka_urp": "kafka_server_replicamanager_underreplicatedpartitions",
     "cert_expiry": "certmanager_certificate_expiration_timestamp_seconds",
     "up": "up",
+    "kueue_pending": "kueue_pending_workloads",
+    "kueue_reserved": "kueue_quota_reserved_workloads_total",
 }
 #: kube-state-metrics exposes the node label `hybridml.io/gpu-pool` (allow-listed) as this.
 GPU_POOL_LABEL = "label_hybridml_io_gpu_pool"
@@ -173,10 +175,13 @@ class RuleGroupTemplate:
     name: str
     each_cluster: bool
     alerts: tuple[Alert, ...]
+    #: A variable the stack may leave out (a service it does not run): without a value for
+    #: it, the group is left out.
+    needs: str | None = None
 
 
 _RULE_KEYS = {"alert", "expr", "for", "severity", "summary", "description", "labels"}
-_GROUP_KEYS = {"name", "each_cluster", "rules"}
+_GROUP_KEYS = {"name", "each_cluster", "needs", "rules"}
 
 
 def _text(where: str, value: Any) -> str:
@@ -207,13 +212,14 @@ def _alert_template(group: str, rule: Any) -> Alert:
 
 def _group_template(group: Any) -> RuleGroupTemplate:
     if not isinstance(group, dict) or not {"name", "rules"} <= set(group) <= _GROUP_KEYS:
-        raise ValueError("every group has a name and rules (and may set each_cluster)")
+        raise ValueError("every group has a name and rules (and may set each_cluster, needs)")
     name = _text("group name", group["name"])
     if not isinstance(group["rules"], list) or not group["rules"]:
         raise ValueError(f"group {name} needs a non-empty list of rules")
     return RuleGroupTemplate(
         name=name,
         each_cluster=group.get("each_cluster", False) is True,
+        needs=_text(f"group {name} needs", group["needs"]) if "needs" in group else None,
         alerts=tuple(_alert_template(name, r) for r in group["rules"]),
     )
 
@@ -254,16 +260,22 @@ def _fill(alert: Alert, variables: Mapping[str, str]) -> Alert:
 def alert_groups(
     runbook_base_url: str, serving_namespace: str, clusters: Sequence[tuple[str, str]],
     mirrored_groups: Sequence[tuple[str, Sequence[str]]] = (),
+    queue_wait_minutes: int | None = None,
 ) -> list[dict[str, Any]]:
     """`spec.groups` of the platform's PrometheusRule.
 
     `clusters` are (cluster name, site) of every cluster that should be sending metrics;
     `mirrored_groups` are (cluster name, consumer-group prefixes) MirrorMaker 2 syncs offsets
-    of into that (target) cluster.
+    of into that (target) cluster; `queue_wait_minutes` (with work queues) how long a team's
+    queue may admit nothing while work waits.
     """
     variables = rule_variables(serving_namespace, mirrored_groups)
+    if queue_wait_minutes is not None:
+        variables["queue_wait"] = f"{queue_wait_minutes}m"
     out = []
     for group in rule_templates():
+        if group.needs is not None and group.needs not in variables:
+            continue
         if group.each_cluster:
             alerts = [_fill(a, {**variables, "cluster": name, "site": site})
                       for name, site in clusters for a in group.alerts]

@@ -11,7 +11,6 @@ the central Grafana with a dashboard of what the team uses on every cluster.
 from __future__ import annotations
 
 import ipaddress
-import json
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,6 +30,7 @@ from components.kubernetes.kafka import (
 from components.kubernetes.monitoring import ENVOY_PROXY_LABELS
 from components.kubernetes.namespace import NamespaceQuota, PlatformNamespace, PlatformNamespaceArgs
 from components.kubernetes.objects import in_namespace, network_policy, object_labels
+from components.kubernetes.team_dashboard import team_dashboard
 from components.kubernetes.work_queues.constants import TEAM_NAMESPACE_LABEL
 from components.tags import StandardTags
 
@@ -327,45 +327,6 @@ class TeamEnvironment(pulumi.ComponentResource):
                 "KAFKA_CLIENT_SECRET": KAFKA_CLIENT_SECRET}
 
 
-def team_dashboard(team: str, namespace: str) -> str:
-    """The team's Grafana dashboard (JSON): CPU, memory and GPUs of its namespace, per cluster."""
-    sel = f'namespace="{namespace}", cluster=~"$cluster"'
-
-    def panel(pid: int, title: str, expr: str, unit: str, x: int, y: int) -> dict:
-        return {"id": pid, "type": "timeseries", "title": title,
-                "datasource": {"type": "prometheus", "uid": "${datasource}"},
-                "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
-                "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-                "targets": [{"refId": "A", "expr": expr, "legendFormat": "{{cluster}}"}]}
-
-    doc = {
-        "uid": f"team-{team}"[:40], "title": f"Team {team}", "schemaVersion": 39,
-        "tags": ["hybrid-ml-platform", "team"], "time": {"from": "now-24h", "to": "now"},
-        "templating": {"list": [
-            {"name": "datasource", "type": "datasource", "query": "prometheus"},
-            {"name": "cluster", "type": "query", "datasource": {"type": "prometheus",
-                                                               "uid": "${datasource}"},
-             "query": f'label_values(kube_namespace_labels{{namespace="{namespace}"}}, cluster)',
-             "includeAll": True, "multi": True, "refresh": 2},
-        ]},
-        "panels": [
-            panel(1, "CPU used (cores)",
-                  f"sum by (cluster) (rate(container_cpu_usage_seconds_total{{{sel}, "
-                  'container!=""}[5m]))', "short", 0, 0),
-            panel(2, "Memory used",
-                  f'sum by (cluster) (container_memory_working_set_bytes{{{sel}, container!=""}})',
-                  "bytes", 12, 0),
-            panel(3, "GPUs requested of quota",
-                  f'sum by (cluster) (kube_resourcequota{{{sel}, resource="requests.nvidia.com/gpu", '
-                  'type="used"})', "short", 0, 8),
-            panel(4, "Pods running",
-                  f'sum by (cluster) (kube_pod_status_phase{{{sel}, phase="Running"}})',
-                  "short", 12, 8),
-        ],
-    }
-    return json.dumps(doc, indent=2, sort_keys=True)
-
-
 class TeamFolderArgs(BaseModel):
     """Arguments of a TeamFolder."""
 
@@ -375,6 +336,7 @@ class TeamFolderArgs(BaseModel):
     namespace: str = Field(description="The team's namespace (what the dashboard shows).")
     monitoring_namespace: str = Field(description="Namespace the Grafana sidecar watches.")
     tags: StandardTags = Field(description="The team's tags, as labels.")
+    queues: bool = Field(default=False, description="Show the team's work queues too.")
 
 
 class TeamFolder(pulumi.ComponentResource):
@@ -389,7 +351,8 @@ class TeamFolder(pulumi.ComponentResource):
             metadata={"name": f"dashboard-team-{args.team}", "namespace": args.monitoring_namespace,
                       "labels": {**object_labels(args.tags), DASHBOARD_LABEL[0]: DASHBOARD_LABEL[1]},
                       "annotations": {FOLDER_ANNOTATION: f"Team {args.team}"}},
-            data={f"team-{args.team}.json": team_dashboard(args.team, args.namespace)},
+            data={f"team-{args.team}.json": team_dashboard(args.team, args.namespace,
+                                                             args.queues)},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})

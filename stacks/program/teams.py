@@ -206,6 +206,7 @@ def build_teams(ctx: ServiceContext, built: Built, where: StoreSite) -> None:
             TeamFolder(f"team-{team.name}-grafana", TeamFolderArgs(
                 team=team.name, namespace=team_namespace(team.name),
                 monitoring_namespace=MONITORING_NAMESPACE, tags=tags,
+                queues=queues is not None and any(r in queues.clusters for r in team.sites),
             ), pulumi.ResourceOptions(parent=group, providers=[central.provider],
                                       depends_on=[central.addons.namespaces[MONITORING_NAMESPACE]]))
         output[team.name] = {"owner": team.owner, "costCenter": team.cost_center,

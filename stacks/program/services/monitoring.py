@@ -122,9 +122,11 @@ def build_monitoring(ctx: ServiceContext, built: Built) -> MonitoringBuilt:
     senders = {ctx.clusters[ref].plan.name: c.remote_write_password
                for ref, c in components.items()}
     serving_ns = serving_namespace(cfg)
+    queues = cfg.services.work_queues
     groups = alert_groups(mon.runbook_base_url, serving_ns,
                           [(c.plan.name, c.plan.site) for c in ctx.clusters.values()],
-                          mirrored_groups(cfg))
+                          mirrored_groups(cfg),
+                          queues.max_wait_minutes if queues is not None else None)
     components[mon.central] = ClusterMonitoring(f"monitoring-{central.plan.name}", args(
         central, central=CentralArgs(
             replicas=CENTRAL_REPLICAS, retention=mon.central_retention,
