@@ -15,6 +15,7 @@ import protection
 import residency
 import tagging
 import transit
+import work_queues
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(
@@ -25,6 +26,7 @@ PolicyPack(
         *encryption.POLICIES,
         *transit.POLICIES,
         *residency.POLICIES,
+        *work_queues.POLICIES,
         *tagging.POLICIES,
         *exposure.POLICIES,
         *protection.POLICIES,

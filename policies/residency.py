@@ -100,8 +100,36 @@ def resource_region(
     return None
 
 
-def _regions(values: Any) -> set[str]:
+def region_set(values: Any) -> set[str]:
+    """A config list of regions as compared: stripped, lower-case."""
     return {str(v).strip().lower() for v in values or []}
+
+
+def residency_plan_schema() -> PolicyConfigSchema:
+    """The residency plan's config shape (both keys required), shared by every policy that judges
+    where data may go: each policy sees only its own config, so each carries the plan."""
+    return PolicyConfigSchema(
+        properties={
+            "allowedRegions": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Every cloud region the stack may use (AWS, GCP and Azure names).",
+            },
+            "classifications": {
+                "type": "object",
+                "description": "Per data classification: allowedRegions and onPremRequired.",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "allowedRegions": {"type": "array", "items": {"type": "string"}},
+                        "onPremRequired": {"type": "boolean"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+        },
+        required=["allowedRegions", "classifications"],
+    )
 
 
 def check_residency(
@@ -127,7 +155,7 @@ def check_residency(
                 )
             ]
         return []
-    allowed = _regions(config_value(cfg, "allowedRegions", []))
+    allowed = region_set(config_value(cfg, "allowedRegions", []))
     plan: Mapping[str, Any] = config_value(cfg, "classifications", {})
     problems = []
     if region not in allowed:
@@ -148,7 +176,7 @@ def check_residency(
                 f"{cls!r} data must stay on-prem, but this is a {cloud} resource in {region!r}"
             )
         elif region in allowed and region not in (
-            class_regions := _regions(rules.get("allowedRegions"))
+            class_regions := region_set(rules.get("allowedRegions"))
         ):
             problems.append(f"{cls!r} data may only be in {sorted(class_regions)}, not {region!r}")
     return problems
@@ -174,28 +202,7 @@ data_residency = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.MANDATORY,
     severity=Severity.CRITICAL,
     tags=["residency", "gdpr", "data-classification"],
-    config_schema=PolicyConfigSchema(
-        properties={
-            "allowedRegions": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Every cloud region the stack may use (AWS, GCP and Azure names).",
-            },
-            "classifications": {
-                "type": "object",
-                "description": "Per data classification: allowedRegions and onPremRequired.",
-                "additionalProperties": {
-                    "type": "object",
-                    "properties": {
-                        "allowedRegions": {"type": "array", "items": {"type": "string"}},
-                        "onPremRequired": {"type": "boolean"},
-                    },
-                    "additionalProperties": False,
-                },
-            },
-        },
-        required=["allowedRegions", "classifications"],
-    ),
+    config_schema=residency_plan_schema(),
     remediation_steps=(
         "Deploy the resource through a provider for an allowed region (stacks/program/providers.py builds one per "
         "configured region) or fix its location; keep data of on-prem-only classes on the on-prem cluster; "

@@ -17,16 +17,9 @@ from stacks.config.platform import PlatformConfig
 def policy_config_for(cfg: PlatformConfig) -> dict[str, Any]:
     res = cfg.residency
     return {
-        "data-residency": {
-            "allowedRegions": list(res.allowed_regions),
-            "classifications": {
-                name: {
-                    "allowedRegions": list(cls.allowed_regions),
-                    "onPremRequired": cls.on_prem_required,
-                }
-                for name, cls in res.classifications.items()
-            },
-        },
+        "data-residency": _residency_plan(cfg),
+        # MultiKueue bursts are judged by the same plan; a policy sees only its own config.
+        "work-queue-residency": _residency_plan(cfg),
         "required-tags": {
             "requiredTags": list(REQUIRED_TAG_KEYS),
             "environments": list(ENVIRONMENTS),
@@ -35,6 +28,21 @@ def policy_config_for(cfg: PlatformConfig) -> dict[str, Any]:
         },
         "stateful-resources-protected": {
             "environment": "prod" if cfg.protect else cfg.environment,
+        },
+    }
+
+
+def _residency_plan(cfg: PlatformConfig) -> dict[str, Any]:
+    """The residency plan as the residency policies take it."""
+    res = cfg.residency
+    return {
+        "allowedRegions": list(res.allowed_regions),
+        "classifications": {
+            name: {
+                "allowedRegions": list(cls.allowed_regions),
+                "onPremRequired": cls.on_prem_required,
+            }
+            for name, cls in res.classifications.items()
         },
     }
 

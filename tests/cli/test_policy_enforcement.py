@@ -191,6 +191,8 @@ def test_policy_config_follows_a_changed_residency_plan(tmp_path):
     del platform["services"]  # MLflow keeps its artifacts in a store
     cfg = policy_config_for(parse_platform(platform))
     assert cfg["data-residency"]["classifications"]["restricted"]["allowedRegions"] == ["eu-central-1"]
+    # MultiKueue bursts are judged by the same plan: a class the stack narrows narrows its bursts
+    assert cfg["work-queue-residency"] == cfg["data-residency"]
 
 
 def _weak_vpn_plan(plan: dict) -> dict:

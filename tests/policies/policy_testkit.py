@@ -233,6 +233,19 @@ def case_id(c: Case) -> str:
     return f"{c.policy}:{c.name}:{c.expect}"
 
 
+def blocking(result: PackResult) -> list[str]:
+    """Mandatory violations and mandatory checks that could not be decided (neither is a pass)."""
+    return [
+        f"{d.policy_name} {d.urn}: {d.message}"
+        for d in result.diagnostics
+        if d.enforcement_level == "mandatory"
+    ] + [
+        f"undecided {u.policy_name} {u.urn}: {u.reason}"
+        for u in result.undecided
+        if u.enforcement_level == "mandatory"
+    ]
+
+
 # --- S3 bucket with its companions --------------------------------------------------------------------
 
 DENY_HTTP_POLICY = json.dumps(

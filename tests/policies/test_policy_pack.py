@@ -17,6 +17,7 @@ RULE_MODULES = [
     "encryption",
     "transit",
     "residency",
+    "work_queues",
     "tagging",
     "exposure",
     "protection",
@@ -27,6 +28,7 @@ TEST_MODULES = [
     "test_policy_encryption",
     "test_policy_transit",
     "test_policy_residency",
+    "test_policy_work_queues",
     "test_policy_tagging",
     "test_policy_exposure",
     "test_policy_protection",
@@ -44,7 +46,7 @@ def info():
 def test_every_policy_declares_name_level_severity_and_remediation(info) -> None:
     policies = info.policies
     assert info.pack_name == "hybrid-ml-security" and info.pack_version == "0.1.0"
-    assert len(policies) == len({p.name for p in policies}) == 34
+    assert len(policies) == len({p.name for p in policies}) == 35
     for p in policies:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", p.name), p.name
         assert p.description and p.display_name and p.remediation_steps, p.name
@@ -58,6 +60,7 @@ def test_every_policy_declares_name_level_severity_and_remediation(info) -> None
         "s3-bucket-versioning",
         "azure-blob-soft-delete",
         "network-flow-logs",
+        "work-queue-residency",
     }
 
 
@@ -109,7 +112,7 @@ _SDK = {
     "azure-native": "pulumi_azure_native",
     "kubernetes": "pulumi_kubernetes",
 }
-_CRD_GROUPS = ("kafka.strimzi.io/", "gateway.networking.k8s.io/")  # CustomResources: no SDK class
+_CRD_GROUPS = ("kafka.strimzi.io/", "gateway.networking.k8s.io/", "kueue.x-k8s.io/")  # CustomResources: no SDK class
 
 
 def _sdk_folders(package: str, module: str) -> list[Path]:
@@ -366,16 +369,23 @@ def test_the_input_names_the_rules_read_are_real_sdk_properties(token: str) -> N
 def test_config_files_validate_and_match_the_documented_shape() -> None:
     for stack in ("dev", "prod"):
         cfg = config(stack)
-        assert set(cfg) == {"data-residency", "required-tags", "stateful-resources-protected"}
+        assert set(cfg) == {"data-residency", "work-queue-residency", "required-tags",
+                            "stateful-resources-protected"}
         assert cfg["stateful-resources-protected"]["environment"] == stack
         for rules in cfg["data-residency"]["classifications"].values():
             assert set(rules) == {"allowedRegions", "onPremRequired"}
+        # bursts are judged by the very plan the resources are
+        assert cfg["work-queue-residency"] == cfg["data-residency"]
         run_policy_pack(PACK, [], cfg)  # raises PolicyConfigError if the schemas reject it
 
 
 def test_residency_and_environment_cannot_be_left_unconfigured() -> None:
     with pytest.raises(PolicyConfigError, match="allowedRegions"):
         run_policy_pack(PACK, [], {})
+    # no safe default for where bursts may go either: a config without the burst plan is refused
+    without_burst_plan = {k: v for k, v in config("prod").items() if k != "work-queue-residency"}
+    with pytest.raises(PolicyConfigError, match="work-queue-residency"):
+        run_policy_pack(PACK, [], without_burst_plan)
     with pytest.raises(PolicyConfigError):
         run_policy_pack(
             PACK,

@@ -325,7 +325,12 @@ CASES: list[Case] = [
 @pytest.fixture(scope="module")
 def result():
     return run_cases(
-        CASES, {"data-residency": PLAN, "stateful-resources-protected": {"environment": "dev"}}
+        CASES,
+        {
+            "data-residency": PLAN,
+            "work-queue-residency": PLAN,
+            "stateful-resources-protected": {"environment": "dev"},
+        },
     )
 
 

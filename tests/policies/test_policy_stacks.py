@@ -6,27 +6,14 @@ import copy
 from typing import Any
 
 import pytest
-from policy_testkit import PACK, config
+from policy_testkit import PACK, blocking, config
 
-from stacks.preview.analyzer_client import PackResult, run_policy_pack
+from stacks.preview.analyzer_client import run_policy_pack
 
 
 @pytest.fixture(scope="module")
 def plans(dev_plan, prod_plan) -> dict[str, dict[str, Any]]:
     return {"dev": dev_plan, "prod": prod_plan}
-
-
-def blocking(result: PackResult) -> list[str]:
-    """Mandatory violations and mandatory checks that could not be decided (neither is a pass)."""
-    return [
-        f"{d.policy_name} {d.urn}: {d.message}"
-        for d in result.diagnostics
-        if d.enforcement_level == "mandatory"
-    ] + [
-        f"undecided {u.policy_name} {u.urn}: {u.reason}"
-        for u in result.undecided
-        if u.enforcement_level == "mandatory"
-    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -39,7 +26,7 @@ def test_stack_passes_with_no_mandatory_violation(
     )
     assert blocking(result) == []
     assert [d for d in result.diagnostics if d.enforcement_level == "advisory"] == []
-    assert len(result.policies) == 34
+    assert len(result.policies) == 35
 
 
 def _find(resources: list[dict[str, Any]], type_: str, name_part: str) -> dict[str, Any]:
