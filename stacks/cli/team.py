@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml.comments import CommentedSeq
+
 from components.tags import canonical_cost_center, canonical_owner
-from stacks.checks.problems import ConfigError, ConfigProblem
+from stacks.checks.problems import ConfigError, ConfigProblem, key_path
 from stacks.cli.options import PROJECT_DIR_HELP
 from stacks.cli.status import EXIT_OK, EXIT_PROGRAM, EXIT_USAGE
 from stacks.config.teams import team_namespace
@@ -24,6 +26,7 @@ from stacks.preview.run import load_platform, run_preview
 from stacks.preview.stack_file import StackFileError, read_stack
 from stacks.preview.team_file import TeamFile
 from stacks.program.validate import parse_platform
+from stacks.render.team_summary import queue_settings, team_summary
 
 TEAM_TYPE = "hybridml:teams:Team"
 #: What holds data (or the keys to it), by the input that names it: shown before a team is
@@ -50,6 +53,30 @@ def _csv(value: str | None) -> list[str] | None:
     if value is None:
         return None
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _gpu_types(values: list[str] | None) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """`--gpu-type TYPE=N` flags as `queue.gpus`, and the malformed ones with what is wrong."""
+    out: dict[str, int] = {}
+    bad: list[tuple[str, str]] = []
+    for value in values or []:
+        gpu_type, sep, count = value.partition("=")
+        gpu_type, count = gpu_type.strip(), count.strip()
+        if not sep or not gpu_type or not count.isdigit():
+            bad.append((value, "like nvidia-l4=2: a GPU type, `=`, and a whole number of GPUs "
+                               "(0 or more) guaranteed of that type"))
+        elif gpu_type in out:
+            bad.append((value, f"each GPU type once ({gpu_type} is already {out[gpu_type]})"))
+        else:
+            out[gpu_type] = int(count)
+    return out, bad
+
+
+def _flow(values: list[str]) -> CommentedSeq:
+    """A list written `[a, b]`, like the entry's `sites`."""
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()
+    return seq
 
 
 def _default_sites(cfg: Any, classification: str | None) -> list[str]:
@@ -83,6 +110,18 @@ def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
         entry["topics"] = [{"name": t} for t in topics]
     if args.mlflow_permission:
         entry["mlflowPermission"] = args.mlflow_permission
+    # Only what was asked for: the queue's defaults live in the model, not in every entry.
+    queue: dict[str, Any] = {}
+    gpus, _ = _gpu_types(args.gpu_type)
+    if gpus:
+        queue["gpus"] = gpus
+    if args.borrow_gpus is not None:
+        queue["borrowGpus"] = args.borrow_gpus
+    burst = _csv(args.burst_to)
+    if burst:
+        queue["burstTo"] = _flow(burst)
+    if queue:
+        entry["queue"] = queue
     return entry
 
 
@@ -113,15 +152,19 @@ def team_add(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     entry = _entry(args, cfg)
     edit.add(entry)
+    index = len(cfg.teams)
+    _, malformed = _gpu_types(args.gpu_type)
+    mine = [ConfigProblem(f"{key_path(('teams', index, 'queue', 'gpus'))} (--gpu-type)", value,
+                          allowed) for value, allowed in malformed]
     try:
-        parse_platform(edit.plain())
+        new_cfg = parse_platform(edit.plain())
     except ConfigError as err:
         # Only the new entry's problems matter here (the file was valid before).
-        index = len(cfg.teams)
-        mine = [p for p in err.problems if _of_entry(p, index)] or err.problems
+        mine += [_flag(p, index) for p in err.problems if _of_entry(p, index)] or err.problems
+    if mine:
         _err(f"error: team {args.name!r} cannot be added to stack {args.stack!r}; "
              "nothing was written:")
-        _err("\n".join(str(_flag(p, index)) for p in mine))
+        _err("\n".join(str(p) for p in mine))
         return EXIT_USAGE
     path = edit.path
     before = path.read_text(encoding="utf-8")
@@ -136,7 +179,9 @@ def team_add(args: argparse.Namespace) -> int:
             return EXIT_PROGRAM
     path.write_text(edit.text(), encoding="utf-8")
     _err(f"Team {args.name!r} added to {path} (sites: {', '.join(entry['sites'])})")
+    summary = team_summary(new_cfg, new_cfg.teams[index])
     if old_plan is None:
+        print("\n".join(summary))
         return EXIT_OK
     _err("Previewing it after the change (offline)...")
     try:
@@ -147,6 +192,7 @@ def team_add(args: argparse.Namespace) -> int:
              f"{path} was restored")
         return EXIT_PROGRAM
     print("\n".join(diff_lines(diff_plans(old_plan, new_plan, f"stack {args.stack} before"))))
+    print("\n" + "\n".join(summary))
     print(f"\nNext: `hybrid-ml preview {args.stack}` (policy pack), commit Pulumi.{args.stack}.yaml "
           f"in a pull request; `pulumi up --stack {args.stack}` after review.")
     return EXIT_OK
@@ -165,7 +211,9 @@ def _flag(problem: ConfigProblem, index: int) -> ConfigProblem:
              "owner": "--owner", "costCenter": "--cost-center", "name": "NAME",
              "group": "--group", "topics": "--topics", "awsRoleArn": "--aws-role-arn",
              "azureGroupObjectId": "--azure-group-object-id",
-             "mlflowPermission": "--mlflow-permission", "googleGroup": "--google-group"}
+             "mlflowPermission": "--mlflow-permission", "googleGroup": "--google-group",
+             "queue.gpus": "--gpu-type", "queue.borrowGpus": "--borrow-gpus",
+             "queue.burstTo": "--burst-to"}
     for key, flag in flags.items():
         if f".teams[{index}].{key}" in problem.path:
             return ConfigProblem(f"{problem.path} ({flag})", problem.value, problem.allowed)
@@ -181,11 +229,12 @@ def team_list(args: argparse.Namespace) -> int:
         print(f"No teams in stack {args.stack!r}; add one with `hybrid-ml team add NAME "
               f"--stack {args.stack} --owner ... --cost-center ...`")
         return EXIT_OK
-    rows = [("TEAM", "NAMESPACE", "OWNER", "COST CENTER", "CLASS", "GPUS", "MLFLOW", "SITES")]
+    rows = [("TEAM", "NAMESPACE", "OWNER", "COST CENTER", "CLASS", "GPUS", "MLFLOW", "SITES",
+             "QUEUE")]
     for t in cfg.teams:
         rows.append((t.name, team_namespace(t.name), t.owner, t.cost_center,
                      t.data_classification or cfg.residency.default_classification,
-                     str(t.gpus), t.mlflow_permission, ", ".join(t.sites)))
+                     str(t.gpus), t.mlflow_permission, ", ".join(t.sites), queue_settings(t)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
@@ -325,6 +374,15 @@ def add_parsers(sub: Any) -> None:
                      help="what the group may do in the team's MLflow workspace: EDIT (default: "
                           "create, read and change everything, delete one's own) or MANAGE "
                           "(also delete anything and grant access)")
+    add.add_argument("--gpu-type", action="append", metavar="TYPE=N",
+                     help="GPUs of one type guaranteed on each of its clusters that have it, "
+                          "e.g. nvidia-l4=2 (repeatable; other types get --gpus)")
+    add.add_argument("--borrow-gpus", type=int, metavar="N",
+                     help="GPUs per flavor the team may borrow while other teams leave theirs "
+                          "idle (default: its guarantee)")
+    add.add_argument("--burst-to", metavar="CLUSTERS",
+                     help="comma-separated cloud clusters (among --sites) its `burst` queue "
+                          "on-prem dispatches to (needs services.workQueues.burst)")
     add.add_argument("--no-preview", action="store_true",
                      help="only validate and write; skip the before/after preview")
     add.set_defaults(func=team_add)
