@@ -100,7 +100,7 @@ class TeamQuota(ConfigModel):
 class TeamQueue(ConfigModel):
     """The team's share of the GPU work queues (with `services.workQueues`)."""
 
-    gpus: dict[str, int] = Field(default_factory=dict)
+    gpus: dict[str, Annotated[int, Field(ge=0, le=512)]] = Field(default_factory=dict)
     """Guaranteed GPUs (nominal quota) per GPU type, e.g. `{nvidia-l4: 2}`, on each of the
     team's clusters that has that type (each capacity kind, on-demand and spot, alike); a type
     not named here gets the team's `gpus`."""

@@ -243,8 +243,17 @@ def test_dashboard_config_map_is_labelled_for_the_sidecar():
 def test_rule_file_is_read_once_and_names_every_group():
     assert rule_templates() is rule_templates()
     assert [g.name for g in rule_templates()] == [
-        "hybridml.serving", "hybridml.gpu", "hybridml.kafka", "hybridml.certificates",
-        "hybridml.clusters"]
+        "hybridml.serving", "hybridml.gpu", "hybridml.workqueues", "hybridml.kafka",
+        "hybridml.certificates", "hybridml.clusters"]
+
+
+def test_a_group_that_needs_a_value_is_left_out_without_it():
+    without = [g["name"] for g in alert_groups("https://x.example/r", "serving", [("c", "aws")])]
+    assert "hybridml.workqueues" not in without
+    with_queues = alert_groups("https://x.example/r", "serving", [("c", "aws")],
+                               queue_wait_minutes=90)
+    stalled = next(r for g in with_queues for r in g["rules"] if r["alert"] == "TeamQueueStalled")
+    assert stalled["for"] == "90m" and "[90m]" in stalled["expr"]
 
 
 def test_every_placeholder_of_the_rule_file_has_a_value():
@@ -252,9 +261,10 @@ def test_every_placeholder_of_the_rule_file_has_a_value():
              for t in (a.name, a.expr, a.for_, a.summary, a.description, *dict(a.labels).values())]
     used = {name for t in texts for name in re.findall(r"\$\{([^}]*)\}", t)}
     assert {"serving_routes", "kafka_consumer_lag", "cluster"} <= used
-    assert used <= set(rule_variables("serving")) | {"cluster", "site"}
+    # `queue_wait` comes from the stack (services.workQueues.maxWaitMinutes), when it has one.
+    assert used <= set(rule_variables("serving")) | {"cluster", "site", "queue_wait"}
     rendered = str(alert_groups("https://x.example/r", "serving", [("c", "aws")],
-                                [("c", ["a."])]))
+                                [("c", ["a."])], 60))
     assert "${" not in rendered
 
 
