@@ -6,7 +6,8 @@ a user. Rows:
   preview prod +N stores       prod with N synthetic extra artifact stores (N = 10, 100)
   preview prod +N teams        prod with N team environments on onprem and aws/eu-west-1
                                (each: namespace, Role, policies, Kafka user and topic, a
-                               store with its workload identity, a Grafana folder)
+                               store with its workload identity, a Grafana folder, its
+                               work queues on both clusters)
   floor prod (+N)              import the SDK modules the plan uses and register the
                                same resources (same types, names, inputs) bare under
                                the same mock runtime: the cost no program can avoid
@@ -52,7 +53,10 @@ def _project_with_teams(tmp: Path, n: int) -> Path:
     account = platform["sites"]["aws"]["accountId"]
     platform["teams"] = [{
         "name": f"bench{i:03d}", "owner": "bench-ml", "costCenter": "ML-4200",
-        "sites": ["onprem", "aws/eu-west-1"], "dataClassification": "confidential", "gpus": 1,
+        "sites": ["onprem", "aws/eu-west-1"], "dataClassification": "confidential",
+        # Guarantees may not over-commit a GPU flavor (4 L40S on-prem), so each team borrows
+        # only: the same queues and objects per team at any N.
+        "gpus": 0, "queue": {"borrowGpus": 1},
         "awsRoleArn": f"arn:aws:iam::{account}:role/bench{i:03d}", "topics": [{"name": "events"}],
     } for i in range(n)]
     tmp.mkdir()

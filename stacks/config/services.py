@@ -11,6 +11,8 @@ from stacks.config.base import ConfigModel
 from stacks.config.kafka import Kafka
 from stacks.config.mlflow import Mlflow
 from stacks.config.monitoring import Monitoring
+from stacks.config.notebooks import Notebooks
+from stacks.config.pipelines import Pipelines
 from stacks.config.serving import Serving
 from stacks.config.work_queues import WorkQueues
 
@@ -31,3 +33,7 @@ class Services(ConfigModel):
     work_queues: WorkQueues | None = None
     """Kueue GPU work queues per team (with JobSet and KubeRay) on every cluster with GPU pools,
     and optionally MultiKueue bursting from on-prem to the cloud clusters."""
+    notebooks: Notebooks | None = None
+    """JupyterHub: team notebooks in the teams' namespaces, through their queues."""
+    pipelines: Pipelines | None = None
+    """Airflow 3: team pipelines whose tasks run where their data may be."""

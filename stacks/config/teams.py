@@ -16,6 +16,7 @@ from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 from stacks.config.base import ConfigModel
+from stacks.config.pipelines import TeamPipelines
 from stacks.config.tag_values import CostCenter, Owner
 
 #: Lowercase words joined by single dashes (`a--b` and `a-b` would share every physical name).
@@ -155,6 +156,10 @@ class Team(ConfigModel):
     """CPU, memory, storage and pods of the namespace on each of its clusters."""
     topics: list[TeamTopic] = Field(default_factory=list)
     """Kafka topics, on the team's clusters that run Kafka."""
+    notebooks: bool = False
+    """JupyterHub profiles for the team (with `services.notebooks`)."""
+    pipelines: TeamPipelines | None = None
+    """The team's Airflow DAG source (with `services.pipelines`)."""
     mlflow_permission: Literal["EDIT", "MANAGE"] = "EDIT"
     """What members may do in the team's MLflow workspace `team-<name>` (on its clusters that run
     MLflow): EDIT creates, reads and changes everything in it and deletes what one created;
