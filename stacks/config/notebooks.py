@@ -1,13 +1,56 @@
-"""Config of the team notebooks (`services.notebooks`): JupyterHub.
+"""Config of the team notebooks (`services.notebooks`): JupyterHub (Zero to JupyterHub chart).
 
-Skeleton of issue 18 (the fields are completed with the service): where JupyterHub runs.
+One hub per listed cluster; a user signs in at the IdP (OpenID Connect, no local passwords) and
+is admitted only as a member of a team with `teams[].notebooks: true` (or as an admin). Their
+servers run in their team's namespace, with its `workload` ServiceAccount and environment, on a
+home volume of the `encrypted` StorageClass; GPU servers wait in the team's queue.
+
+The sign-in has its own `oidc` block rather than reusing `services.mlflow.oidc`: the hub is a
+separate client at the IdP (its own redirect URL and secret, rotated on its own), and notebooks
+must not need MLflow to exist. Its issuer, username claim and group claims are of the same
+shape and should name the same IdP and claims (the checks say so when both are configured).
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from stacks.config.base import ClusterRef, ConfigModel
+from stacks.config.base import Cidr, ClusterRef, ConfigModel
+
+_SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
+_HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
+# registry/name:tag or name@sha256:digest; `latest` is refused by the checks.
+_IMAGE = r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+_QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$"
+
+
+class NotebooksOidc(ConfigModel):
+    """Sign-in at the hub through the platform's IdP (GenericOAuthenticator, OIDC code flow)."""
+
+    issuer_url: str = Field(pattern=_HTTPS_URL)
+    """OIDC issuer (https); the hub reads its endpoints from
+    `<issuer>/.well-known/openid-configuration` when it starts. Same IdP as MLflow's."""
+    client_id: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:/@-]+$")
+    """OIDC client id registered for JupyterHub (redirect URL
+    `https://notebooks.<cluster>.<baseDomain>/hub/oauth_callback`)."""
+    client_secret_key: str = Field(default="notebooksOidcClientSecret", pattern=_SECRET_KEY)
+    """Name of the secret config key holding the client secret (`pulumi config set --secret`);
+    it reaches the hub only through a Kubernetes Secret, never through Helm values."""
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"], min_length=1)
+    """Scopes of the sign-in (openid is always added)."""
+    admin_groups: list[str] = Field(default_factory=list, max_length=16)
+    """Groups (values of groupClaims) whose members are hub admins: they see every team's
+    profiles and may manage every server."""
+    username_claim: str = Field(default="sub", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    """Claim naming the hub user (keys their home volume): one the IdP never reassigns
+    (`sub`, Entra ID's `oid`, Keycloak's `preferred_username`), never `email`."""
+    group_claims: list[str] = Field(default_factory=lambda: ["groups", "roles"], min_length=1,
+                                    max_length=8)
+    """Claims of the userinfo listing the user's groups, matched against `teams[].group`,
+    `teams[].azureGroupObjectId` and adminGroups (values only IdP admins can create)."""
+    idp_cidrs: list[Cidr] = Field(default_factory=list, max_length=16)
+    """Private ranges of the IdP when it is not on the public internet; the hub's egress admits
+    public HTTPS and these ranges on 443."""
 
 
 class Notebooks(ConfigModel):
@@ -15,3 +58,22 @@ class Notebooks(ConfigModel):
 
     clusters: list[ClusterRef] = Field(default_factory=lambda: ["onprem"], min_length=1)
     """Clusters JupyterHub runs on (default: on-prem, next to the sensitive data)."""
+    namespace: str = "notebooks"
+    """Platform namespace (one of `kubernetes.namespaces`) the hub and proxy run in; the
+    servers run in the teams' namespaces."""
+    oidc: NotebooksOidc
+    """Sign-in through the platform's IdP."""
+    image: str = Field(default="quay.io/jupyterhub/k8s-singleuser-sample:4.4.0", pattern=_IMAGE)
+    """Notebook image of the CPU profiles, pinned (a tag other than `latest`, or a digest)."""
+    gpu_image: str | None = Field(default=None, pattern=_IMAGE)
+    """Notebook image of the GPU profiles (CUDA libraries); default: `image`."""
+    cpu: str = Field(default="2", pattern=_QUANTITY)
+    """CPU limit of a server (the request is a quarter of it)."""
+    memory: str = Field(default="8Gi", pattern=_QUANTITY)
+    """Memory of a server (request = limit)."""
+    home_size: str = Field(default="10Gi", pattern=r"^[0-9]+Gi$")
+    """Size of each user's home volume (`encrypted` StorageClass, kept when the server stops)."""
+    idle_timeout_minutes: int = Field(default=60, ge=10, le=7 * 24 * 60)
+    """Servers idle this long are stopped (their home volume stays)."""
+    max_age_hours: int = Field(default=0, ge=0, le=30 * 24)
+    """Servers running this long are stopped even when busy (0: no limit)."""
