@@ -102,6 +102,14 @@ CHARTS: dict[str, ChartPin] = {
         repository="https://ray-project.github.io/kuberay-helm/",
         source="https://github.com/ray-project/kuberay/releases/tag/v1.7.0",
     ),
+    # Team notebooks (#18): hub image jupyterhub 5.5.0, oauthenticator 17.4.0, kubespawner 7.0.0
+    # (images/hub/requirements.txt at tag 4.4.0; tests/jupyterhub_real/requirements.txt).
+    "jupyterhub": ChartPin(
+        chart="jupyterhub",
+        version="4.4.0",
+        repository="https://hub.jupyter.org/helm-chart/",
+        source="https://github.com/jupyterhub/zero-to-jupyterhub-k8s/blob/4.4.0/docs/source/changelog.md",
+    ),
 }
 
 

@@ -1,0 +1,64 @@
+"""What `services.notebooks` and `teams[].notebooks` mean, checked: clusters, the namespace,
+pinned images, the IdP ranges, and that every notebook team can reach a hub."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from stacks.checks.problems import ConfigProblem, key_path
+from stacks.config.platform import PlatformConfig
+from stacks.plan.clusters import clusters_by_ref
+
+
+def _unpinned(image: str) -> bool:
+    """No digest and no tag, or the tag `latest`."""
+    if "@sha256:" in image:
+        return False
+    last = image.rsplit("/", 1)[-1]
+    return ":" not in last or last.rsplit(":", 1)[1] == "latest"
+
+
+def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
+    """What `services.notebooks` means, checked against the rest of the stack."""
+    n = cfg.services.notebooks
+    out: list[ConfigProblem] = []
+
+    def add(loc: tuple[Any, ...], value: Any, allowed: str) -> None:
+        out.append(ConfigProblem(key_path(loc), value, allowed))
+
+    if n is None:
+        for i, t in enumerate(cfg.teams):
+            if t.notebooks:
+                add(("teams", i, "notebooks"), True,
+                    "needs services.notebooks (the hub); configure it or set false")
+        return out
+    refs = clusters_by_ref(cfg)
+    known = ", ".join(refs) or "none (configure kubernetes first)"
+    for i, ref in enumerate(n.clusters):
+        if ref not in refs:
+            add(("services", "notebooks", "clusters", i), ref, f"allowed: clusters of this stack ({known})")
+        elif n.clusters.index(ref) != i:
+            add(("services", "notebooks", "clusters", i), ref, "each cluster may appear once")
+    namespaces = [ns.name for ns in cfg.kubernetes.namespaces] if cfg.kubernetes else []
+    if n.namespace not in namespaces:
+        add(("services", "notebooks", "namespace"), n.namespace,
+            f"allowed: platform namespaces of kubernetes.namespaces ({', '.join(namespaces) or 'none'})")
+    for key, image in (("image", n.image), ("gpuImage", n.gpu_image)):
+        if image is not None and _unpinned(image):
+            add(("services", "notebooks", key), image,
+                "a pinned image: a tag other than latest (e.g. :4.4.0) or an @sha256: digest")
+    for k, cidr in enumerate(n.oidc.idp_cidrs):
+        if ipaddress.ip_network(str(cidr)).is_global:
+            add(("services", "notebooks", "oidc", "idpCidrs", k), str(cidr),
+                "a non-public range (public HTTPS is admitted already)")
+    for i, t in enumerate(cfg.teams):
+        if not t.notebooks:
+            continue
+        if not set(t.sites) & set(n.clusters):
+            add(("teams", i, "sites"), t.sites,
+                f"a team with notebooks needs a site with a hub: one of {', '.join(n.clusters)}")
+        if not t.idp_groups:
+            add(("teams", i, "group"), None,
+                "a team with notebooks needs its IdP group (members are admitted by it)")
+    return out

@@ -1,0 +1,85 @@
+"""Team notebooks as planned: prod with `services.notebooks` on-prem and team `fraud` with
+notebooks previews schema-valid and policy-clean; the hub is the pinned chart behind the Gateway,
+its client secret only in a Secret; the team namespace lets the hub run servers there."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from stacks.preview.manifests import kubernetes_objects
+from stacks.preview.run import run_preview
+from tests.conftest import ROOT, stack_platform, write_stack
+from tests.program.conftest import TEAM_FRAUD
+
+ONPREM = "onprem-prod"
+NOTEBOOKS = {"clusters": ["onprem"], "oidc": {
+    "issuerUrl": "https://login.example.com/realms/ml", "clientId": "jupyterhub",
+    "adminGroups": ["platform-admins"]}}
+
+
+def with_notebooks() -> dict[str, Any]:
+    platform = stack_platform("prod")
+    platform["kubernetes"]["namespaces"].append({"name": "notebooks"})
+    platform["services"]["notebooks"] = json.loads(json.dumps(NOTEBOOKS))
+    platform["teams"] = [{**TEAM_FRAUD, "notebooks": True}]
+    return platform
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory):
+    return run_preview(write_stack(tmp_path_factory.mktemp("nb-prod"), "prod", with_notebooks()), "prod")
+
+
+def _objects(plan: dict[str, Any], kind: str) -> list[Any]:
+    return [o for o in kubernetes_objects(plan) if o.kind == kind and o.cluster == ONPREM]
+
+
+def test_the_hub_is_the_pinned_chart_with_the_team_profiles_mounted(prod):
+    assert prod.schema_check.errors == []
+    release = next(r for r in prod.plan["helmReleases"] if r["name"] == "jupyterhub")
+    assert (release["cluster"], release["version"]) == (ONPREM, "4.4.0")
+    values = release["values"]
+    assert values["proxy"]["service"]["type"] == "ClusterIP"
+    assert values["singleuser"]["cloudMetadata"]["blockWithIptables"] is False
+    assert values["cull"]["timeout"] == 3600
+    config = next(o.body for o in _objects(prod.plan, "ConfigMap") if o.name == "hybridml-hub")
+    settings = json.loads(config["data"]["hub_settings.json"])
+    assert [t["name"] for t in settings["teams"]] == ["fraud"]
+    profiles = settings["teams"][0]["profiles"]
+    assert profiles[0]["slug"] == "fraud-cpu"
+    assert all(p["kubespawner_override"]["namespace"] == "team-fraud" for p in profiles)
+    gpu = [p for p in profiles if "extra_resource_limits" in p["kubespawner_override"]]
+    assert gpu and all(p["kubespawner_override"]["extra_labels"]["kueue.x-k8s.io/queue-name"]
+                       == "default" for p in gpu)
+
+
+def test_the_client_secret_is_never_in_helm_values(prod):
+    release = next(r for r in prod.plan["helmReleases"] if r["name"] == "jupyterhub")
+    env = release["values"]["hub"]["extraEnv"]["OAUTH_CLIENT_SECRET"]
+    assert env == {"valueFrom": {"secretKeyRef": {"name": "notebooks-oidc", "key": "client-secret"}}}
+    secret = next(o for o in _objects(prod.plan, "Secret") if o.name == "notebooks-oidc")
+    assert secret.namespace == "notebooks"
+
+
+def test_the_hub_is_reached_through_the_gateway_and_may_run_servers_in_the_team_namespace(prod):
+    route = next(o.body for o in _objects(prod.plan, "HTTPRoute") if o.namespace == "notebooks")
+    assert route["spec"]["hostnames"][0].startswith("notebooks.")
+    assert route["spec"]["parentRefs"][0]["sectionName"] == "https"
+    binding = next(o.body for o in _objects(prod.plan, "RoleBinding")
+                   if o.namespace == "team-fraud" and o.name == "notebooks-hub")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "hub", "namespace": "notebooks"}]
+    policy = next(o.body for o in _objects(prod.plan, "NetworkPolicy")
+                  if o.namespace == "team-fraud" and o.name == "notebook-servers")
+    assert policy["spec"]["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8888}]
+
+
+def test_policy_pack_finds_nothing_in_the_notebook_resources(prod):
+    from stacks.preview.analyzer_client import run_policy_pack
+
+    config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
+    report = run_policy_pack(ROOT / "policies", prod.plan["resources"], config, analyze_all_resources=True)
+    mine = [d for d in report.diagnostics if d.urn and "notebooks" in d.urn]
+    assert mine == [], [(d.policy_name, d.urn, d.message) for d in mine]
