@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedSeq
 
 from components.tags import canonical_cost_center, canonical_owner
 from stacks.checks.problems import ConfigError, ConfigProblem, key_path
+from stacks.cli import team_services
 from stacks.cli.options import PROJECT_DIR_HELP
 from stacks.cli.status import EXIT_OK, EXIT_PROGRAM, EXIT_USAGE
 from stacks.config.teams import team_namespace
@@ -122,7 +123,7 @@ def _entry(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
         queue["burstTo"] = _flow(burst)
     if queue:
         entry["queue"] = queue
-    return entry
+    return {**entry, **team_services.service_entry(args)}
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, Any, TeamFile] | int:
@@ -149,6 +150,9 @@ def team_add(args: argparse.Namespace) -> int:
     if any(t.name == args.name for t in cfg.teams):
         _err(f"error: team {args.name!r} already exists in Pulumi.{args.stack}.yaml "
              "(`hybrid-ml team list`); remove it first or pick another name")
+        return EXIT_USAGE
+    if team_services.option_problems(args):
+        _err("error: " + "; ".join(team_services.option_problems(args)) + "; nothing was written")
         return EXIT_USAGE
     entry = _entry(args, cfg)
     edit.add(entry)
@@ -329,14 +333,8 @@ def team_remove(args: argparse.Namespace) -> int:
     edit.path.write_text(edit.text(), encoding="utf-8")
     _err(f"Team {args.name!r} removed from {edit.path}: {len(owned)} resource(s) go at the next "
          f"`pulumi up --stack {args.stack}`.")
-    team = next(t for t in cfg.teams if t.name == args.name)
-    m = cfg.services.mlflow
-    mlflow_sites = [ref for ref in team.sites if m is not None and ref in m.clusters]
-    if mlflow_sites:
-        # Not a Pulumi resource: MLflow's own data, kept like any other.
-        _err(f"Its MLflow workspace {team_namespace(args.name)} (on {', '.join(mlflow_sites)}) stays, "
-             "with its experiments and models, closed to everyone but MLflow admins "
-             "(runbooks/onboard-team.md, Offboarding).")
+    for note in team_services.removal_notes(cfg, args.name):
+        _err(note)
     return EXIT_OK
 
 
@@ -383,6 +381,7 @@ def add_parsers(sub: Any) -> None:
     add.add_argument("--burst-to", metavar="CLUSTERS",
                      help="comma-separated cloud clusters (among --sites) its `burst` queue "
                           "on-prem dispatches to (needs services.workQueues.burst)")
+    team_services.add_service_options(add)
     add.add_argument("--no-preview", action="store_true",
                      help="only validate and write; skip the before/after preview")
     add.set_defaults(func=team_add)

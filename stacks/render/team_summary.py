@@ -11,6 +11,8 @@ from __future__ import annotations
 from components.kubernetes.work_queues.constants import BURST_QUEUE, COHORT, DEFAULT_QUEUE
 from stacks.config.platform import PlatformConfig
 from stacks.config.teams import Team, team_namespace
+from stacks.plan.clusters import clusters_by_ref
+from stacks.plan.notebooks import team_profiles
 from stacks.plan.work_queues import (
     borrowing_gpus,
     burst_manager,
@@ -80,9 +82,34 @@ def team_summary(cfg: PlatformConfig, team: Team) -> list[str]:
         else:
             lines.append(f"  namespace {team_namespace(team.name)}: GPU quota {team.gpus} "
                          "(no work queues in this stack: services.workQueues)")
+    lines += service_urls(cfg, team)
     bursts = team_burst_sites(cfg, team)
     if bursts:
         lines.append(f"Bursts: submit to LocalQueue {BURST_QUEUE} in {team_namespace(team.name)} "
                      f"on {burst_manager(cfg)} to run on {', '.join(bursts)} "
                      "(runbooks/work-queues.md).")
     return lines
+
+
+def _gateway_url(cfg: PlatformConfig, app: str, ref: str) -> str:
+    """`https://<app>.<cluster name>.<baseDomain>`: how every service is named at the Gateway."""
+    assert cfg.kubernetes is not None
+    return f"https://{app}.{clusters_by_ref(cfg)[ref].name}.{cfg.kubernetes.base_domain}"
+
+
+def service_urls(cfg: PlatformConfig, team: Team) -> list[str]:
+    """Where the team's members open their notebooks (and which profiles they get) and their
+    pipelines: the hubs and Airflow at the Gateways of the clusters they run on."""
+    out: list[str] = []
+    n, p = cfg.services.notebooks, cfg.services.pipelines
+    refs = clusters_by_ref(cfg)
+    if team.notebooks and n is not None:
+        for ref in (r for r in n.clusters if r in team.sites and r in refs):
+            slugs = [pr["slug"] for pr in team_profiles(cfg, n, team, ref)]
+            out.append(f"Notebooks: {_gateway_url(cfg, 'notebooks', ref)} (profiles {', '.join(slugs)}; "
+                       f"servers run in {team_namespace(team.name)})")
+    if team.pipelines is not None and p is not None:
+        for ref in (r for r in p.clusters if r in refs):
+            out.append(f"Pipelines: {_gateway_url(cfg, 'airflow', ref)} (DAGs from "
+                       f"{team.pipelines.dag_repo}, branch {team.pipelines.dag_branch})")
+    return out
