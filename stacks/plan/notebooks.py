@@ -83,7 +83,7 @@ def _common(n: Notebooks, team: Team) -> dict[str, Any]:
         "cpu_limit": float(n.cpu[:-1]) / 1000 if n.cpu.endswith("m") else float(n.cpu),
         "cpu_guarantee": _cpu_request(n.cpu),
         "mem_limit": n.memory, "mem_guarantee": n.memory,
-        "extra_labels": dict(SERVER_LABELS),
+        "extra_labels": dict(SERVER_LABELS), "storage_extra_labels": dict(SERVER_LABELS),
         "extra_container_config": {"envFrom": [{"configMapRef": {"name": ENVIRONMENT_CONFIGMAP}}]},
         "pod_security_context": dict(POD_SECURITY),
         "container_security_context": dict(CONTAINER_SECURITY),
