@@ -50,6 +50,8 @@ METRICS = {
     "up": "up",
     "kueue_pending": "kueue_pending_workloads",
     "kueue_reserved": "kueue_quota_reserved_workloads_total",
+    "volume_available": "kubelet_volume_stats_available_bytes",
+    "volume_capacity": "kubelet_volume_stats_capacity_bytes",
 }
 #: kube-state-metrics exposes the node label `hybridml.io/gpu-pool` (allow-listed) as this.
 GPU_POOL_LABEL = "label_hybridml_io_gpu_pool"
