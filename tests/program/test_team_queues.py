@@ -54,7 +54,7 @@ def test_kueue_holds_every_job_of_team_namespaces_and_only_the_manager_dispatche
         assert config["managedJobsNamespaceSelector"] == {"matchExpressions": [
             {"key": "hybridml.io/team", "operator": "Exists"}]}
         assert set(config["integrations"]["frameworks"]) == {
-            "batch/job", "jobset.x-k8s.io/jobset", "ray.io/rayjob", "ray.io/raycluster"}
+            "batch/job", "jobset.x-k8s.io/jobset", "ray.io/rayjob", "ray.io/raycluster", "pod"}
     assert _kueue_config(prod_plan, ONPREM)["multiKueue"]["origin"] == ONPREM
     assert "multiKueue" not in _kueue_config(prod_plan, AWS)
     assert "multiKueue" not in _kueue_config(dev_plan, "onprem-dev")

@@ -10,8 +10,11 @@ from components.kubernetes.charts import CHARTS, container_resources
 from components.kubernetes.work_queues.constants import TEAM_NAMESPACE_LABEL
 
 #: What Kueue manages: batch Jobs, JobSets, RayJobs and RayClusters (the team-member Role may
-#: create exactly these).
-FRAMEWORKS = ("batch/job", "jobset.x-k8s.io/jobset", "ray.io/rayjob", "ray.io/raycluster")
+#: create exactly these), and plain pods: the notebook servers JupyterHub starts in a team's
+#: namespace (GPU ones carry the queue label; with manageJobsWithoutQueueName every plain pod
+#: in a team namespace is queued, CPU servers against the team's CPU/memory share). Pods owned
+#: by the frameworks above are theirs, not queued twice.
+FRAMEWORKS = ("batch/job", "jobset.x-k8s.io/jobset", "ray.io/rayjob", "ray.io/raycluster", "pod")
 _POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 _CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                        "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
