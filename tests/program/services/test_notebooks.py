@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from stacks.checks.problems import ConfigError
+from stacks.plan.notebooks import hub_settings
 from stacks.preview.manifests import kubernetes_objects
 from stacks.preview.run import run_preview
+from stacks.program.validate import parse_platform
 from tests.conftest import ROOT, stack_platform, write_stack
 from tests.program.conftest import TEAM_FRAUD
 
@@ -83,3 +86,72 @@ def test_policy_pack_finds_nothing_in_the_notebook_resources(prod):
     report = run_policy_pack(ROOT / "policies", prod.plan["resources"], config, analyze_all_resources=True)
     mine = [d for d in report.diagnostics if d.urn and "notebooks" in d.urn]
     assert mine == [], [(d.policy_name, d.urn, d.message) for d in mine]
+
+
+# --- dev: the same objects on the dev stack's on-prem cluster ------------------------------------
+
+DEV_TEAM = {"name": "vision", "owner": "vision-ml", "costCenter": "ML-4300", "sites": ["onprem"],
+            "gpus": 1, "notebooks": True}
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    platform = stack_platform("dev")
+    platform["kubernetes"]["namespaces"].append({"name": "notebooks"})
+    platform["services"]["notebooks"] = json.loads(json.dumps(NOTEBOOKS))
+    platform["teams"] = [DEV_TEAM]
+    return run_preview(write_stack(tmp_path_factory.mktemp("nb-dev"), "dev", platform), "dev")
+
+
+def test_dev_gets_the_hub_on_prem_with_the_teams_profiles(dev):
+    assert dev.schema_check.errors == []
+    objects = [o for o in kubernetes_objects(dev.plan) if o.cluster == "onprem-dev"]
+    config = next(o.body for o in objects if o.kind == "ConfigMap" and o.name == "hybridml-hub")
+    [team] = json.loads(config["data"]["hub_settings.json"])["teams"]
+    assert team["groups"] == ["team-vision"]
+    assert team["profiles"][0]["kubespawner_override"]["namespace"] == "team-vision"
+    assert {(o.kind, o.namespace) for o in objects if o.name == "notebooks-hub"} == {
+        ("Role", "team-vision"), ("RoleBinding", "team-vision")}
+    assert any(o.kind == "ServiceMonitor" and o.namespace == "notebooks" for o in objects)
+
+
+# --- what the config means (no preview) ---------------------------------------------------------
+
+def _problems(platform: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        parse_platform(platform)
+    # Without the project prefix every path starts with.
+    return [str(p).removeprefix("hybrid-ml-platform:platform.") for p in err.value.problems]
+
+
+def test_unpinned_images_unknown_clusters_and_hubless_teams_are_refused_with_key_paths():
+    platform = with_notebooks()
+    platform["services"]["notebooks"].update(
+        {"image": "quay.io/jupyter/scipy-notebook:latest", "clusters": ["onprem", "aws/us-east-9"]})
+    platform["teams"].append({**TEAM_FRAUD, "name": "ads", "sites": ["aws/eu-west-1"],
+                              "awsRoleArn": "arn:aws:iam::444455556666:role/ads-ml", "queue": {},
+                              "topics": [], "notebooks": True})
+    problems = _problems(platform)
+    assert any(p.startswith("services.notebooks.image: bad value") and "latest" in p for p in problems)
+    assert any(p.startswith("services.notebooks.clusters[1]") for p in problems)
+    assert any(p.startswith("teams[1].sites") and "a site with a hub" in p for p in problems)
+
+
+def test_a_team_with_notebooks_needs_the_service():
+    platform = stack_platform("prod")
+    platform["teams"] = [{**TEAM_FRAUD, "notebooks": True}]
+    assert any(p.startswith("teams[0].notebooks") and "services.notebooks" in p
+               for p in _problems(platform))
+
+
+def test_without_work_queues_gpu_profiles_follow_the_pools_and_gpu_less_teams_get_cpu_only():
+    platform = with_notebooks()
+    platform["services"].pop("workQueues")
+    platform["teams"][0].pop("queue")
+    platform["teams"].append({**DEV_TEAM, "name": "risk", "gpus": 0})
+    cfg = parse_platform(platform)
+    fraud, risk = hub_settings(cfg, "onprem", "onprem-prod")["teams"]
+    gpu = fraud["profiles"][1]["kubespawner_override"]
+    assert gpu["node_selector"]["hybridml.io/gpu-type"]
+    assert gpu["extra_resource_limits"] == {"nvidia.com/gpu": "1"}
+    assert [p["slug"] for p in risk["profiles"]] == ["risk-cpu"]
