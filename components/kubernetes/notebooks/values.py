@@ -90,7 +90,9 @@ def chart_values(*, idle_timeout_seconds: int, max_age_seconds: int, image: str,
     Gateway (ClusterIP), idle culling, no chart-side scheduler, pre-puller or placeholders."""
     return {
         "hub": {
-            "config": {"JupyterHub": {"admin_access": True}},
+            # Admins may start and stop anyone's server, never open it: a team's notebooks
+            # hold its data (confidential included).
+            "config": {"JupyterHub": {"admin_access": False}},
             "extraConfig": {"hybridml": EXTRA_CONFIG},
             "extraEnv": {CLIENT_SECRET_ENV: {"valueFrom": {"secretKeyRef": {
                 "name": OIDC_SECRET, "key": OIDC_SECRET_KEY}}}},

@@ -135,3 +135,7 @@ def test_discovery_refuses_a_document_of_another_issuer():
     doc["issuer"] = "https://login.example.com/realms/ml/"
     assert hub.discover("https://login.example.com/realms/ml",
                         lambda _url: json.dumps(doc).encode())["token_url"] == "t"
+
+
+def test_admins_manage_servers_but_cannot_open_them():
+    assert _values()["hub"]["config"]["JupyterHub"]["admin_access"] is False
