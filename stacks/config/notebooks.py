@@ -69,8 +69,8 @@ class Notebooks(ConfigModel):
     """Notebook image of the GPU profiles (CUDA libraries); default: `image`."""
     cpu: str = Field(default="2", pattern=_QUANTITY)
     """CPU limit of a server (the request is a quarter of it)."""
-    memory: str = Field(default="8Gi", pattern=_QUANTITY)
-    """Memory of a server (request = limit)."""
+    memory: str = Field(default="8Gi", pattern=r"^[1-9][0-9]{0,5}(Mi|Gi)$")
+    """Memory of a server (request = limit), in Mi or Gi."""
     home_size: str = Field(default="10Gi", pattern=r"^[0-9]+Gi$")
     """Size of each user's home volume (`encrypted` StorageClass, kept when the server stops)."""
     idle_timeout_minutes: int = Field(default=60, ge=10, le=7 * 24 * 60)

@@ -35,6 +35,8 @@ from stacks.plan.work_queues import (
     queue_clusters,
 )
 
+#: Each user's home volume (PVC) in their team's namespace.
+HOME_VOLUME = "home-{user_server}"
 #: GPU nodes are tainted for GPU workloads only; a GPU server tolerates it.
 _GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 #: Restricted Pod Security in the team namespaces: what every server's pod and container declare.
@@ -74,6 +76,11 @@ def _cpu_request(cpu: str) -> float:
     return round(value / 4, 3)
 
 
+def _bytes(memory: str) -> str:
+    """`8Gi` as KubeSpawner writes memory (its K/M/G/T are powers of 1024: `8G`)."""
+    return memory[:-1]
+
+
 def _common(n: Notebooks, team: Team) -> dict[str, Any]:
     return {
         "namespace": team_namespace(team.name),
@@ -82,14 +89,14 @@ def _common(n: Notebooks, team: Team) -> dict[str, Any]:
         "image": n.image,
         "cpu_limit": float(n.cpu[:-1]) / 1000 if n.cpu.endswith("m") else float(n.cpu),
         "cpu_guarantee": _cpu_request(n.cpu),
-        "mem_limit": n.memory, "mem_guarantee": n.memory,
+        "mem_limit": _bytes(n.memory), "mem_guarantee": _bytes(n.memory),
         "extra_labels": dict(SERVER_LABELS), "storage_extra_labels": dict(SERVER_LABELS),
         "extra_container_config": {"envFrom": [{"configMapRef": {"name": ENVIRONMENT_CONFIGMAP}}]},
         "pod_security_context": dict(POD_SECURITY),
         "container_security_context": dict(CONTAINER_SECURITY),
         "port": NOTEBOOK_PORT,
         "storage_class": STORAGE_CLASS, "storage_capacity": n.home_size,
-        "storage_pvc_ensure": True, "pvc_name_template": "home-{user_server}",
+        "storage_pvc_ensure": True,
         "volumes": [{"name": "home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}],
         "volume_mounts": [{"name": "home", "mountPath": HOME_MOUNT}],
     }
@@ -127,6 +134,8 @@ def hub_settings(cfg: PlatformConfig, ref: str, cluster_name: str) -> dict[str, 
                  "callback_url": f"https://{host}/hub/oauth_callback",
                  "scopes": list(o.scopes), "username_claim": o.username_claim,
                  "group_claims": list(o.group_claims), "admin_groups": list(o.admin_groups)},
+        # Named before any profile applies (KubeSpawner fixes it when the spawner is made).
+        "home_volume": HOME_VOLUME,
         "teams": [{"name": t.name, "groups": list(t.idp_groups),
                    "profiles": team_profiles(cfg, n, t, ref)} for t in notebook_teams(cfg, ref)],
     }

@@ -2,9 +2,10 @@
 a tiny OIDC IdP on 127.0.0.1 (discovery, token and userinfo endpoints; one code per test
 user), the platform's hub module applied to a real traitlets Config, and the real
 GenericOAuthenticator signing every user in through the IdP. Prints, per user, whether the hub
-admitted them, as admin or not, and the profiles KubeSpawner would offer them.
+admitted them, as admin or not, the profiles KubeSpawner would offer them, and for each of
+those (and the extra slugs given) the pod and home volume the real KubeSpawner would create.
 
-Usage: python drive_hub.py HUB_MODULE_DIR SETTINGS_JSON USERS_JSON
+Usage: python drive_hub.py HUB_MODULE_DIR SETTINGS_JSON USERS_JSON [SLUG,...]
 USERS_JSON: {"<code>": {userinfo claims}, ...}; the settings' issuer is replaced by the IdP's.
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -75,8 +78,58 @@ async def sign_in(authenticator, code: str) -> dict | None:
     return await authenticator.get_authenticated_user(handler, None)
 
 
+async def spawn(config, user, slug: str) -> dict:
+    """What the real KubeSpawner would create for `user` choosing profile `slug` (no cluster:
+    KubeSpawner's own test mode), or why it refuses."""
+    from kubespawner import KubeSpawner
+
+    user.url = f"/user/{user.name}/"
+    spawner = KubeSpawner(config=config, user=user, _mock=True)
+    spawner.user_options = {"profile": slug}
+    try:
+        await spawner.load_user_options()
+    except Exception as err:  # noqa: BLE001 (the refusal is the result)
+        return {"refused": f"{type(err).__name__}: {err}"}
+    from kubernetes_asyncio.client import ApiClient
+
+    # The objects as the API server would receive them (camelCase JSON).
+    serialize = ApiClient().sanitize_for_serialization
+    pod = serialize(await spawner.get_pod_manifest())
+    pvc = serialize(spawner.get_pvc_manifest())
+    [container] = pod["spec"]["containers"]
+    return {"namespace": spawner.namespace, "pod": pod["metadata"]["name"],
+            "service_account": pod["spec"].get("serviceAccountName"),
+            "labels": pod["metadata"]["labels"], "image": container["image"],
+            "env_from": container.get("envFrom"), "resources": container["resources"],
+            "node_selector": pod["spec"].get("nodeSelector"),
+            "tolerations": pod["spec"].get("tolerations"),
+            "pod_security": pod["spec"].get("securityContext"),
+            "security": container["securityContext"],
+            "claims": [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]
+                       if v.get("persistentVolumeClaim")],
+            "pvc": {"name": pvc["metadata"]["name"], "class": pvc["spec"].get("storageClassName"),
+                    "size": pvc["spec"]["resources"]["requests"]["storage"],
+                    "labels": pvc["metadata"]["labels"]}}
+
+
+#: KubeSpawner reads a kubeconfig when it is made; nothing here ever connects to it.
+_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: none, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: none, user: {token: none}}]
+contexts: [{name: none, context: {cluster: none, user: none}}]
+current-context: none
+"""
+
+
 def main() -> None:
+    kubeconfig = os.path.join(tempfile.mkdtemp(), "kubeconfig")
+    with open(kubeconfig, "w") as f:
+        f.write(_KUBECONFIG)
+    os.environ["KUBECONFIG"] = kubeconfig
     module_dir, settings_path, users_path = sys.argv[1:4]
+    # Profiles every admitted user also tries to spawn (another team's: must be refused).
+    spawn_also = sys.argv[4].split(",") if len(sys.argv) > 4 else []
     sys.path.insert(0, module_dir)
     import hybridml_hub
     from kubespawner import KubeSpawner
@@ -107,11 +160,15 @@ def main() -> None:
         except hybridml_hub.NoProfiles:
             profiles = []
         unknown = sorted({k for p in profiles for k in p.get("kubespawner_override", {})} - traits)
+        slugs = [p["slug"] for p in profiles]
+        tried = sorted(set(slugs) | set(spawn_also))
+        user.id = len(out["users"]) + 1
         out["users"][code] = {"admitted": True, "name": model["name"], "admin": user.admin,
-                              "profiles": [p["slug"] for p in profiles],
+                              "profiles": slugs,
                               "namespaces": sorted({p["kubespawner_override"]["namespace"]
                                                     for p in profiles}),
-                              "unknown_overrides": unknown}
+                              "unknown_overrides": unknown,
+                              "spawns": {slug: asyncio.run(spawn(c, user, slug)) for slug in tried}}
     server.shutdown()
     print(json.dumps(out))
 

@@ -40,7 +40,8 @@ def _settings() -> dict[str, Any]:
     return hub_settings(cfg, "onprem", "onprem-prod")
 
 
-def _drive(tmp: Path, settings: dict[str, Any], users: dict[str, Any]) -> dict[str, Any]:
+def _drive(tmp: Path, settings: dict[str, Any], users: dict[str, Any],
+           also: tuple[str, ...] = ()) -> dict[str, Any]:
     (tmp / "settings.json").write_text(json.dumps(settings))
     (tmp / "users.json").write_text(json.dumps(users))
     python = Path(VENV or "") / "bin" / "python"
@@ -49,7 +50,7 @@ def _drive(tmp: Path, settings: dict[str, Any], users: dict[str, Any]) -> dict[s
     out = subprocess.run(
         [str(python), str(ROOT / "tests/jupyterhub_real/drive_hub.py"),
          str(ROOT / "components/kubernetes/notebooks"), str(tmp / "settings.json"),
-         str(tmp / "users.json")], capture_output=True, text=True, timeout=120, check=False)
+         str(tmp / "users.json"), ",".join(also)], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
 
@@ -65,7 +66,8 @@ def signed_in(tmp_path_factory) -> dict[str, Any]:
         "nobody": {"sub": "u-4"},
         "admin": {"sub": "u-5", "groups": ["platform-admins"]},
     }
-    return _drive(tmp_path_factory.mktemp("hub"), settings, users)
+    # Every admitted user also asks for risk's CPU profile by name (a crafted request).
+    return _drive(tmp_path_factory.mktemp("hub"), settings, users, also=("risk-cpu",))
 
 
 def test_the_hub_signs_in_through_the_idp_only(signed_in):
@@ -97,3 +99,34 @@ def test_an_admin_sees_every_teams_profiles(signed_in):
 
 def test_every_profile_override_is_a_real_kubespawner_setting(signed_in):
     assert signed_in["users"]["admin"]["unknown_overrides"] == []
+
+
+def test_a_chosen_profile_becomes_a_server_in_the_teams_namespace_with_its_identity(signed_in):
+    spawns = signed_in["users"]["fraud-member"]["spawns"]
+    cpu = spawns["fraud-cpu"]
+    assert cpu["namespace"] == "team-fraud" and cpu["service_account"] == "workload"
+    assert cpu["env_from"] == [{"configMapRef": {"name": "team-environment"}}]
+    assert cpu["image"].endswith(":4.4.0")  # pinned, never latest
+    assert cpu["pvc"] | {"labels": None} == {"name": "home-u-1", "class": "encrypted",
+                                             "size": "10Gi", "labels": None}
+    assert cpu["claims"] == ["home-u-1"]
+    assert "kueue.x-k8s.io/queue-name" not in cpu["labels"]
+    assert cpu["labels"]["hybridml.io/notebook-server"] == "true"  # what the policies select
+    assert cpu["security"]["capabilities"] == {"drop": ["ALL"]}  # restricted Pod Security
+    assert cpu["pod_security"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert cpu["resources"]["limits"]["memory"] == 8 * 1024**3
+
+
+def test_a_gpu_profile_asks_for_one_gpu_of_its_flavor_through_the_teams_queue(signed_in):
+    spawns = signed_in["users"]["fraud-member"]["spawns"]
+    l40s = spawns["fraud-nvidia-l40s"]
+    assert l40s["labels"]["kueue.x-k8s.io/queue-name"] == "default"
+    assert l40s["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert l40s["node_selector"] == {"hybridml.io/gpu-type": "nvidia-l40s"}
+    assert l40s["namespace"] == "team-fraud"
+
+
+def test_another_teams_profile_asked_for_by_name_is_refused(signed_in):
+    refused = signed_in["users"]["fraud-member"]["spawns"]["risk-cpu"]
+    assert "No such profile: risk-cpu" in refused["refused"]
+    assert signed_in["users"]["admin"]["spawns"]["risk-cpu"]["namespace"] == "team-risk"

@@ -105,6 +105,7 @@ def configure(c: Any, settings: Mapping[str, Any],
     auth.allow_existing_users = False
     auth.allow_all = False
     c.KubeSpawner.profile_list = _user_profiles(settings)
+    c.KubeSpawner.pvc_name_template = settings["home_volume"]
 
 
 def load(path: str = f"{MOUNT_PATH}/{SETTINGS_FILE}") -> dict[str, Any]:
