@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.kubernetes.addons import INGRESS_PODS
 from components.kubernetes.charts import container_resources
 from components.kubernetes.notebooks.hybridml_hub import CLIENT_SECRET_ENV, MOUNT_PATH
 from components.kubernetes.notebooks.names import (
@@ -27,6 +28,8 @@ from components.kubernetes.objects import NAMESPACE_NAME_LABEL
 TEAM_NAMESPACE_LABEL = "hybridml.io/team"
 #: Not the public internet: cut out of the hub's HTTPS egress to the IdP.
 NON_PUBLIC = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
+#: Prometheus' pods (the only scrapers of the hub's metrics).
+PROMETHEUS_PODS = INGRESS_PODS["monitoring"]
 #: Ports of the Kubernetes API (443 behind a cloud endpoint, 6443 on-prem).
 API_PORTS = (443, 6443)
 _POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
@@ -72,7 +75,8 @@ def hub_ingress(gateway_namespace: str, monitoring_namespace: str) -> list[dict[
                        {"key": TEAM_NAMESPACE_LABEL, "operator": "Exists"}]},
                    "podSelector": {"matchLabels": dict(SERVER_LABELS)}}],
          "ports": [{"protocol": "TCP", "port": HUB_PORT}]},
-        {"from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: monitoring_namespace}}}],
+        {"from": [{"namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: monitoring_namespace}},
+                   "podSelector": {"matchLabels": dict(PROMETHEUS_PODS)}}],
          "ports": [{"protocol": "TCP", "port": HUB_PORT}]},
     ]
 

@@ -139,3 +139,12 @@ def test_discovery_refuses_a_document_of_another_issuer():
 
 def test_admins_manage_servers_but_cannot_open_them():
     assert _values()["hub"]["config"]["JupyterHub"]["admin_access"] is False
+
+
+def test_the_hub_admits_team_servers_and_prometheus_only_on_its_port():
+    servers, prometheus = _values()["hub"]["networkPolicy"]["ingress"]
+    assert servers["from"][0]["podSelector"] == {"matchLabels": {"hybridml.io/notebook-server": "true"}}
+    assert prometheus["from"] == [{
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]
+    assert servers["ports"] == prometheus["ports"] == [{"protocol": "TCP", "port": 8081}]
