@@ -8,6 +8,10 @@ Gateway, the team servers and Prometheus; the hub's egress only to the IdP, the 
 and the servers), the HTTPRoute on the platform Gateway (TLS there) and a ServiceMonitor. In
 each notebook team's namespace: a Role letting the hub run servers and home volumes there, and
 the policies letting the proxy and hub reach the servers' port and the servers reach the hub.
+
+The team namespaces themselves are made by the teams' program after the services (no
+dependency can name them here); the Kubernetes provider retries creating an object whose
+namespace does not exist yet, so the Role and policy land once `team-<name>` is there.
 """
 
 from __future__ import annotations
