@@ -22,6 +22,7 @@ from components.kubernetes.kafka import KafkaTopicSpec
 from components.kubernetes.mlflow import IDENTITY_ENDPOINTS
 from components.kubernetes.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from components.kubernetes.namespace import NamespaceQuota
+from components.kubernetes.notebooks import TeamNotebookAccess, TeamNotebookAccessArgs
 from components.kubernetes.team import (
     WORKLOAD_SERVICE_ACCOUNT,
     TeamEnvironment,
@@ -192,6 +193,15 @@ def build_teams(ctx: ServiceContext, built: Built, where: StoreSite) -> None:
                                                                  ctx.providers.tls]))
             queue = _team_queue(ctx, queues, team, ref, tags, environment, group) \
                 if queued else None
+            notebooks = cfg.services.notebooks
+            if team.notebooks and notebooks is not None and ref in built.get("notebooks", {}):
+                TeamNotebookAccess(f"team-{team.name}-{cluster.plan.name}-notebooks",
+                                   TeamNotebookAccessArgs(
+                                       hub_namespace=notebooks.namespace,
+                                       namespace=team_namespace(team.name), tags=tags,
+                                       wait_for=(environment,)),
+                                   pulumi.ResourceOptions(parent=group,
+                                                          providers=[cluster.provider]))
             placed[cluster.plan.name] = {
                 "cluster": ref, "namespace": team_namespace(team.name), "gpuQuota": gpus,
                 "queues": queue,

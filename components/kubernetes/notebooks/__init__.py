@@ -64,7 +64,6 @@ class NotebookHubArgs(BaseModel):
     hostname: str = Field(description="Hostname at the platform Gateway (TLS there).")
     settings: dict[str, Any] = Field(description="What the hub module reads (plan.hub_settings).")
     client_secret: Any = Field(description="OIDC client secret (a Pulumi secret Output).")
-    team_namespaces: tuple[str, ...] = Field(description="Namespaces of the notebook teams.")
     image: str = Field(description="Default notebook image (pinned).")
     home_size: str = Field(description="Home volume size.")
     storage_class: str = Field(description="StorageClass of the home volumes (encrypted).")
@@ -100,7 +99,6 @@ class NotebookHub(pulumi.ComponentResource):
             data={"hybridml_hub.py": HUB_MODULE,
                   hybridml_hub.SETTINGS_FILE: json.dumps(args.settings, indent=1, sort_keys=True)},
             opts=child)
-        teams = [self._team_access(name, ns, args, labels) for ns in args.team_namespaces]
         release = pinned_release(
             f"{name}-release", APP, args.namespace, chart_values(
                 idle_timeout_seconds=args.idle_timeout_seconds,
@@ -109,7 +107,7 @@ class NotebookHub(pulumi.ComponentResource):
                 idp_cidrs=args.idp_cidrs, api_server_cidrs=args.api_server_cidrs,
                 gateway_namespace=gateway.NAMESPACE,
                 monitoring_namespace=args.monitoring_namespace),
-            parent=self, depends_on=[*args.wait_for, secret, config, *teams])
+            parent=self, depends_on=[*args.wait_for, secret, config])
         k8s.apiextensions.CustomResource(
             f"{name}-route", api_version=GATEWAY_API, kind="HTTPRoute", metadata=meta(APP),
             spec=http_route_spec(args.hostname), opts=pulumi.ResourceOptions(
@@ -123,24 +121,43 @@ class NotebookHub(pulumi.ComponentResource):
         self.url = pulumi.Output.from_input(f"https://{args.hostname}")
         self.register_outputs({"url": self.url})
 
-    def _team_access(self, name: str, ns: str, args: NotebookHubArgs,
-                     labels: dict[str, str]) -> pulumi.Resource:
-        """The hub's Role in team namespace `ns` and the servers' network rules there."""
+
+class TeamNotebookAccessArgs(BaseModel):
+    """What a notebook team's namespace needs to host servers."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    hub_namespace: str = Field(description="Namespace of the hub and proxy.")
+    namespace: str = Field(description="The team's namespace.")
+    tags: StandardTags = Field(description="The team's tags, as labels.")
+    wait_for: tuple[Any, ...] = Field(default=(), description="The team's environment "
+                                                                "(its namespace) and the hub.")
+
+
+class TeamNotebookAccess(pulumi.ComponentResource):
+    """In a notebook team's namespace, made with the team after its namespace: the hub's Role
+    (KubeSpawner: servers, their home volumes, events) bound to the hub's ServiceAccount, and
+    the servers' network rules (the proxy and hub reach their port, they reach the hub)."""
+
+    def __init__(self, name: str, args: TeamNotebookAccessArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybridml:kubernetes:TeamNotebookAccess", name, None, opts)
         opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
-        meta = {"name": "notebooks-hub", "namespace": ns, "labels": labels}
-        role = k8s.rbac.v1.Role(f"{name}-{ns}-role", metadata=meta, rules=list(HUB_RULES),
+        meta = {"name": "notebooks-hub", "namespace": args.namespace,
+                "labels": object_labels(args.tags)}
+        role = k8s.rbac.v1.Role(f"{name}-role", metadata=meta, rules=list(HUB_RULES),
                                 opts=opts)
         k8s.rbac.v1.RoleBinding(
-            f"{name}-{ns}-binding", metadata=meta,
+            f"{name}-binding", metadata=meta,
             role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                       "name": "notebooks-hub"},
             subjects=[{"kind": "ServiceAccount", "name": HUB_SERVICE_ACCOUNT,
-                       "namespace": args.namespace}],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]))
+                       "namespace": args.hub_namespace}],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.wait_for, role]))
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-{ns}-servers", metadata={**meta, "name": "notebook-servers"},
-            spec=server_policy_spec(args.namespace), opts=opts)
-        return role
+            f"{name}-servers", metadata={**meta, "name": "notebook-servers"},
+            spec=server_policy_spec(args.hub_namespace), opts=opts)
+        self.register_outputs({})
 
 
 def server_policy_spec(hub_namespace: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ import pulumi
 from components.kubernetes.addons import STORAGE_CLASS
 from components.kubernetes.notebooks import NotebookHub, NotebookHubArgs
 from stacks.config.platform import PROJECT, PlatformConfig
-from stacks.config.teams import team_namespace
 from stacks.plan.clusters import ONPREM
 from stacks.plan.notebooks import hostname, hub_settings, notebook_teams
 from stacks.program.clusters import Cluster
@@ -51,7 +50,6 @@ def build_notebooks(ctx: ServiceContext, built: Built) -> dict[str, str]:
         hub = NotebookHub(f"notebooks-{cname}", NotebookHubArgs(
             namespace=n.namespace, hostname=host, settings=hub_settings(cfg, ref, cname),
             client_secret=client_secret,
-            team_namespaces=tuple(team_namespace(t.name) for t in teams),
             image=n.image, home_size=n.home_size, storage_class=STORAGE_CLASS,
             idle_timeout_seconds=n.idle_timeout_minutes * 60,
             max_age_seconds=n.max_age_hours * 3600,
