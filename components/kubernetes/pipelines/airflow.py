@@ -1,0 +1,93 @@
+"""`Airflow`: the official chart on one cluster, its Secrets and the DAGs' site table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes.charts import pinned_release
+from components.kubernetes.objects import object_labels
+from components.kubernetes.pipelines.connections import GitSource, S3Logs, env_data
+from components.kubernetes.pipelines.values import (
+    ENV_SECRET,
+    METADATA_SECRET,
+    SITES_CONFIGMAP,
+    airflow_values,
+)
+from components.tags import StandardTags
+
+#: The module the DAGs import (mounted next to sites.json).
+SITES_MODULE = Path(__file__).with_name("hybridml_sites.py")
+
+
+@dataclass(frozen=True)
+class MetadataDatabase:
+    """The site's managed PostgreSQL database Airflow keeps its metadata in (TLS required)."""
+
+    host: Any
+    port: Any
+    database: str
+    username: str
+    password: Any
+    sslmode: str = "require"
+
+
+@dataclass(frozen=True)
+class AirflowArgs:
+    namespace: str
+    team_namespaces: tuple[str, ...]
+    database: MetadataDatabase
+    bundles: tuple[Mapping[str, Any], ...]
+    git_sources: tuple[GitSource, ...]
+    client_secret: Any
+    api_server_config: str
+    site_table: Mapping[str, Any]
+    remote_log_folder: str
+    remote_log_conn_id: str | None
+    s3_logs: S3Logs | None
+    tags: StandardTags
+    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    wait_for: Sequence[pulumi.Resource] = ()
+
+
+def metadata_connection(db: MetadataDatabase) -> pulumi.Output[str]:
+    """`postgresql://user:password@host:port/db?sslmode=...` (password URL-encoded), secret."""
+    return pulumi.Output.secret(pulumi.Output.all(db.host, db.port, db.password).apply(
+        lambda v: f"postgresql://{quote(db.username, safe='')}:{quote(str(v[2]), safe='')}"
+                  f"@{v[0]}:{v[1]}/{db.database}?sslmode={db.sslmode}"))
+
+
+class Airflow(pulumi.ComponentResource):
+    """Airflow 3 on one cluster: metadata and environment Secrets, the site table, the chart."""
+
+    def __init__(self, name: str, args: AirflowArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hybridml:kubernetes:Airflow", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.wait_for))
+        labels = object_labels(args.tags)
+        meta = lambda n: k8s.meta.v1.ObjectMetaArgs(name=n, namespace=args.namespace, labels=labels)  # noqa: E731
+        metadata = k8s.core.v1.Secret(f"{name}-metadata", metadata=meta(METADATA_SECRET),
+                                      string_data={"connection": metadata_connection(args.database)},
+                                      opts=child)
+        env = env_data(args.client_secret, args.git_sources, args.s3_logs)
+        env_secret = k8s.core.v1.Secret(f"{name}-env", metadata=meta(ENV_SECRET),
+                                        string_data=dict(env), opts=child)
+        sites = k8s.core.v1.ConfigMap(f"{name}-sites", metadata=meta(SITES_CONFIGMAP), data={
+            "hybridml_sites.py": SITES_MODULE.read_text(),
+            "sites.json": json.dumps(dict(args.site_table), indent=2, sort_keys=True),
+        }, opts=child)
+        values = airflow_values(
+            namespace=args.namespace, team_namespaces=args.team_namespaces, bundles=args.bundles,
+            remote_log_folder=args.remote_log_folder, remote_log_conn_id=args.remote_log_conn_id,
+            api_server_config=args.api_server_config, env_secret_keys=sorted(env),
+            service_account_annotations=args.service_account_annotations, labels=labels)
+        self.release = pinned_release(f"{name}-release", "airflow", args.namespace, values,
+                                      parent=self, depends_on=[metadata, env_secret, sites, *args.wait_for])
+        self.values = values
+        self.register_outputs({"release": self.release})

@@ -1,0 +1,84 @@
+"""The Airflow chart's values, purely: no secret ever appears here (the chart reads every
+secret from Kubernetes Secrets the component makes), so the values may sit in the plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: Secret with key `connection`: the metadata database URL (chart `data.metadataSecretName`).
+METADATA_SECRET = "airflow-metadata"
+#: Secret of environment values: OIDC client secret, git and log-store connections.
+ENV_SECRET = "airflow-platform-env"
+#: ConfigMap holding `hybridml_sites.py` and `sites.json`, mounted into the plugins folder.
+SITES_CONFIGMAP = "hybridml-sites"
+PLUGINS_DIR = "/opt/airflow/plugins"
+#: The FAB auth manager (Airflow 3's auth manager with OAuth and roles).
+FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+#: The Airflow the chart runs (its default is older): the version the DAG tests parse with.
+AIRFLOW_VERSION = "3.3.2"
+#: The chart's StatsD exporter port (Prometheus scrapes it).
+STATSD_METRICS_PORT = 9102
+
+
+def env_from_secret(names: Sequence[str]) -> list[dict[str, str]]:
+    """The chart's `secret` list: each env var read from ENV_SECRET's key of the same name."""
+    return [{"envName": n, "secretName": ENV_SECRET, "secretKey": n} for n in names]
+
+
+def airflow_values(
+    *,
+    namespace: str,
+    team_namespaces: Sequence[str],
+    bundles: Sequence[Mapping[str, Any]],
+    remote_log_folder: str,
+    remote_log_conn_id: str | None,
+    api_server_config: str,
+    env_secret_keys: Sequence[str],
+    service_account_annotations: Mapping[str, str],
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """Values of the official chart: KubernetesExecutor with tasks in the teams' namespaces,
+    the external metadata database (bundled PostgreSQL, PgBouncer and Redis off), DAG bundles
+    instead of git-sync, remote task logs, FAB OAuth sign-in and the StatsD exporter."""
+    logging: dict[str, Any] = {"remote_logging": "True", "remote_base_log_folder": remote_log_folder}
+    if remote_log_conn_id:
+        logging["remote_log_conn_id"] = remote_log_conn_id
+    sa = {"annotations": dict(service_account_annotations)}
+    mount = {"name": "hybridml-sites", "mountPath": f"{PLUGINS_DIR}/hybridml", "readOnly": True}
+    volume = {"name": "hybridml-sites", "configMap": {"name": SITES_CONFIGMAP}}
+    return {
+        "airflowVersion": AIRFLOW_VERSION,
+        "defaultAirflowTag": AIRFLOW_VERSION,
+        "executor": "KubernetesExecutor",
+        "labels": dict(labels),
+        "postgresql": {"enabled": False},
+        "pgbouncer": {"enabled": False},
+        "redis": {"enabled": False},
+        "data": {"metadataSecretName": METADATA_SECRET},
+        "createUserJob": {"enabled": False},  # users come from the IdP
+        "dags": {"persistence": {"enabled": False}, "gitSync": {"enabled": False}},
+        "logs": {"persistence": {"enabled": False}},
+        "statsd": {"enabled": True},
+        "multiNamespaceMode": True,
+        "secret": env_from_secret(env_secret_keys),
+        "volumes": [volume],
+        "volumeMounts": [mount],
+        "env": [{"name": "HYBRIDML_SITES_FILE", "value": f"{PLUGINS_DIR}/hybridml/sites.json"},
+                {"name": "PYTHONPATH", "value": f"{PLUGINS_DIR}/hybridml"}],
+        "apiServer": {"apiServerConfig": api_server_config, "serviceAccount": sa},
+        "scheduler": {"serviceAccount": sa},
+        "dagProcessor": {"enabled": True, "serviceAccount": sa},
+        "triggerer": {"serviceAccount": sa},
+        "workers": {"serviceAccount": sa},
+        "config": {
+            "core": {"auth_manager": FAB_AUTH_MANAGER, "load_examples": "False"},
+            "dag_processor": {"dag_bundle_config_list": json.dumps(list(bundles))},
+            "logging": logging,
+            "kubernetes_executor": {"namespace": namespace, "multi_namespace_mode": "True",
+                                    "multi_namespace_mode_namespace_list": ",".join(team_namespaces)},
+            "metrics": {"statsd_on": "True"},
+            "fab": {"auth_rate_limited": "True"},
+        },
+    }

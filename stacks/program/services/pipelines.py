@@ -1,0 +1,122 @@
+"""Wire Airflow 3 onto the clusters `services.pipelines` names (on-prem in this version):
+per cluster a CloudNativePG metadata database (TLS), the on-prem log bucket, and `Airflow`
+with one GitDagBundle per team whose deploy key comes from its secret config key.
+
+Exports `pipelines`: per cluster name the database host, log folder, the teams' bundles and
+where each team's tasks may run (no secrets).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.kubernetes.pipelines import (
+    LOG_CONNECTION,
+    Airflow,
+    AirflowArgs,
+    GitSource,
+    MetadataDatabase,
+    S3Logs,
+)
+from components.kubernetes.pipelines.webserver_config import api_server_config
+from components.kubernetes.postgres_onprem import (
+    CloudNativePgOperator,
+    CloudNativePgOperatorArgs,
+    OnPremPostgres,
+    OnPremPostgresArgs,
+)
+from stacks.config.pipelines import Pipelines
+from stacks.config.platform import PROJECT
+from stacks.config.teams import team_namespace
+from stacks.plan import pipelines as plan
+from stacks.plan.clusters import ONPREM
+from stacks.plan.mlflow import ONPREM_INSTANCES
+from stacks.program.clusters import Cluster
+from stacks.program.services.context import Built, ServiceContext, monitoring_crds
+
+OUTPUT = "pipelines"
+#: Logical database name and login of the metadata database.
+DATABASE = "airflow"
+#: The pods that reach the database (the chart's Airflow components all carry it).
+AIRFLOW_POD_LABELS = {"release": "airflow"}
+
+
+def _operator(ctx: ServiceContext, built: Built, cluster: Cluster, tags: Any) -> pulumi.Resource:
+    """The CloudNativePG operator: its own when MLflow does not run on this cluster (MLflow's
+    installs it once per cluster; see the report: MlflowBuilt should hand it on)."""
+    mlflow = ctx.cfg.services.mlflow
+    if mlflow is not None and cluster.plan.ref in mlflow.clusters:
+        return cluster.addons.namespaces[mlflow.namespace]
+    op = CloudNativePgOperator(f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=tags),
+                               pulumi.ResourceOptions(providers=[cluster.provider]))
+    return op.release
+
+
+def _database(ctx: ServiceContext, built: Built, p: Pipelines, cluster: Cluster,
+              tags: Any) -> OnPremPostgres:
+    cfg = ctx.cfg
+    ha = p.high_availability(cfg.environment)
+    extra: dict[str, Any] = {}
+    onprem_net = cfg.network.onprem if cfg.network else None
+    if onprem_net is not None:
+        extra["api_server_cidrs"] = tuple(str(c) for c in onprem_net.cidrs)
+    return OnPremPostgres(f"airflow-db-{cluster.plan.name}", OnPremPostgresArgs(
+        name=DATABASE, prefix=cfg.prefix, tags=tags, protect=cfg.protect, high_availability=ha,
+        backup_retention_days=p.backup_retention_days(cfg.environment),
+        storage_gb=p.database.storage_gb, database=DATABASE, username=DATABASE,
+        namespace=p.namespace, instances=ONPREM_INSTANCES[ha],
+        storage_size=f"{p.database.storage_gb}Gi", operator=_operator(ctx, built, cluster, tags),
+        volume_snapshot_class=p.onprem.volume_snapshot_class if p.onprem else None,
+        monitoring_crds=monitoring_crds(built, cluster.plan.ref),
+        client_pod_labels=dict(AIRFLOW_POD_LABELS), **extra,
+    ), pulumi.ResourceOptions(providers=[cluster.provider, ctx.providers.random],
+                              depends_on=[cluster.addons.namespaces[p.namespace]]))
+
+
+def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
+    """Create Airflow on every configured cluster; export its stack output."""
+    cfg = ctx.cfg
+    p = cfg.services.pipelines
+    assert p is not None
+    conf = pulumi.Config(PROJECT)
+    teams = plan.pipeline_teams(cfg)
+    sources = tuple(GitSource(conn_id=plan.git_connection_id(t), repo_url=t.pipelines.dag_repo,
+                              deploy_key=conf.require_secret(t.pipelines.deploy_key_key))
+                    for t in teams if t.pipelines)
+    config_text = api_server_config(issuer_url=p.oidc.issuer_url, client_id=p.oidc.client_id,
+                                    group_claim=p.oidc.group_claim, mapping=plan.roles_mapping(cfg))
+    summary: dict[str, Any] = {}
+    airflows: dict[str, Airflow] = {}
+    for ref in p.clusters:
+        cluster = ctx.clusters[ref]
+        cname = cluster.plan.name
+        assert cluster.plan.site == ONPREM and p.onprem is not None  # checks refuse the rest
+        logs = p.onprem.logs
+        db = _database(ctx, built, p, cluster, ctx.tags)
+        airflow = Airflow(f"airflow-{cname}", AirflowArgs(
+            namespace=p.namespace,
+            team_namespaces=tuple(team_namespace(t.name) for t in teams),
+            database=MetadataDatabase(host=db.host, port=db.port, database=DATABASE,
+                                      username=DATABASE, password=db.password, sslmode=db.sslmode),
+            bundles=tuple(plan.dag_bundles(cfg)), git_sources=sources,
+            client_secret=conf.require_secret(p.oidc.client_secret_key),
+            api_server_config=config_text, site_table=plan.site_table(cfg, ref),
+            remote_log_folder=f"s3://{logs.bucket}/{plan.LOG_PREFIX}",
+            remote_log_conn_id=LOG_CONNECTION,
+            s3_logs=S3Logs(endpoint_url=logs.endpoint_url, region=logs.region,
+                           access_key_id=conf.require_secret(logs.access_key_id_key),
+                           secret_access_key=conf.require_secret(logs.secret_access_key_key)),
+            tags=ctx.tags,
+            wait_for=(cluster.addons.namespaces[p.namespace], db),
+        ), pulumi.ResourceOptions(providers=[cluster.provider]))
+        airflows[ref] = airflow
+        summary[cname] = {
+            "database": {"engine": "postgresql", "service": "cloudnative-pg", "host": db.host},
+            "logs": f"s3://{logs.bucket}/{plan.LOG_PREFIX}",
+            "bundles": [b["name"] for b in plan.dag_bundles(cfg)],
+            "taskSites": {plan.team_role(t): plan.task_sites(cfg, t) for t in teams},
+        }
+    pulumi.export(OUTPUT, summary)
+    return airflows
