@@ -28,13 +28,13 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
             add(loc, "<pipelines>", "only with services.pipelines configured; add it or remove this key")
             continue
         cls = team.data_classification or cfg.residency.default_classification
+        ok = ", ".join(s for s in team.sites if site_allowed(cfg, team, s)) or "none"
         for j, ref in enumerate(team.pipelines.sites or []):
-            if ref not in team.sites:
-                add((*loc, "sites", j), ref, f"allowed: the team's sites ({', '.join(team.sites)})")
-            elif not site_allowed(cfg, team, ref):
-                ok = [s for s in team.sites if site_allowed(cfg, team, s)]
-                add((*loc, "sites", j), ref,
-                    f"{cls!r} data may not be processed there; allowed: {', '.join(ok) or 'none'}")
+            if not site_allowed(cfg, team, ref):
+                add((*loc, "sites", j), ref, f"outside the residency of the team's {cls!r} data; "
+                    f"allowed: the team's sites that residency allows ({ok})")
+            elif ref not in team.sites:
+                add((*loc, "sites", j), ref, f"not one of the team's sites; allowed: {ok}")
     if p is None:
         return out
     svc = ("services", "pipelines")
