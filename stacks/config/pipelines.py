@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from stacks.config.base import ClusterRef, ConfigModel
+from stacks.config.base import Cidr, ClusterRef, ConfigModel
 from stacks.config.mlflow import _HTTPS_URL, _SECRET_KEY, MlflowDatabase, MlflowOnPremArtifacts
 
 
@@ -49,6 +49,9 @@ class Pipelines(ConfigModel):
     namespace: str = "airflow"
     """Platform namespace (one of `kubernetes.namespaces`) Airflow's own pods run in; tasks run
     in the team's namespace."""
+    git_cidrs: list[Cidr] = Field(default_factory=list, max_length=16)
+    """Private address ranges of the teams' git servers (public ones are reached already):
+    Airflow's egress admits ssh (22, or the port of an ssh:// repository) to them."""
     database: MlflowDatabase = Field(default_factory=MlflowDatabase)
     """The metadata database's sizing and protection (one per cluster)."""
     oidc: PipelinesOidc

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.charts import pinned_release
-from components.kubernetes.objects import object_labels
+from components.kubernetes.objects import network_policy, object_labels
 from components.kubernetes.pipelines.connections import GitSource, S3Logs, env_data
 from components.kubernetes.pipelines.values import (
     ENV_SECRET,
@@ -53,6 +53,8 @@ class AirflowArgs:
     remote_log_conn_id: str | None
     s3_logs: S3Logs | None
     tags: StandardTags
+    #: Airflow's egress (components.kubernetes.pipelines.network.airflow_egress).
+    egress: Mapping[str, Any] = field(default_factory=dict)
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     wait_for: Sequence[pulumi.Resource] = ()
 
@@ -82,12 +84,15 @@ class Airflow(pulumi.ComponentResource):
             "hybridml_sites.py": SITES_MODULE.read_text(),
             "sites.json": json.dumps(dict(args.site_table), indent=2, sort_keys=True),
         }, opts=child)
+        egress = network_policy(f"{name}-egress", "airflow-egress", args.namespace, args.tags,
+                                dict(args.egress), parent=self, depends_on=list(args.wait_for))
         values = airflow_values(
             namespace=args.namespace, team_namespaces=args.team_namespaces, bundles=args.bundles,
             remote_log_folder=args.remote_log_folder, remote_log_conn_id=args.remote_log_conn_id,
             api_server_config=args.api_server_config, env_secret_keys=sorted(env),
             service_account_annotations=args.service_account_annotations, labels=labels)
         self.release = pinned_release(f"{name}-release", "airflow", args.namespace, values,
-                                      parent=self, depends_on=[metadata, env_secret, sites, *args.wait_for])
+                                      parent=self, depends_on=[metadata, env_secret, sites, egress,
+                                                                  *args.wait_for])
         self.values = values
         self.register_outputs({"release": self.release})

@@ -9,6 +9,7 @@ where each team's tasks may run (no secrets).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -20,8 +21,11 @@ from components.kubernetes.pipelines import (
     MetadataDatabase,
     S3Logs,
 )
+from components.kubernetes.pipelines.network import airflow_egress
 from components.kubernetes.pipelines.webserver_config import api_server_config
 from components.kubernetes.postgres_onprem import (
+    DEFAULT_API_SERVER_CIDRS,
+    DEFAULT_API_SERVER_PORTS,
     CloudNativePgOperator,
     CloudNativePgOperatorArgs,
     OnPremPostgres,
@@ -75,6 +79,30 @@ def _database(ctx: ServiceContext, built: Built, p: Pipelines, cluster: Cluster,
                               depends_on=[cluster.addons.namespaces[p.namespace]]))
 
 
+def _egress(ctx: ServiceContext, p: Pipelines) -> dict[str, Any]:
+    """Airflow's egress: the on-prem API server, the cloud sites' ranges (their cluster APIs
+    over the VPN) where the teams place tasks, the log bucket, the IdP, the git servers."""
+    cfg = ctx.cfg
+    onprem_net = cfg.network.onprem if cfg.network else None
+    api = tuple(str(c) for c in onprem_net.cidrs) if onprem_net else DEFAULT_API_SERVER_CIDRS
+    remote: list[str] = []
+    for team in plan.pipeline_teams(cfg):
+        for ref in plan.task_sites(cfg, team):
+            site, _, region = ref.partition("/")
+            net = getattr(cfg.network, site, None) if ref != ONPREM and cfg.network else None
+            if net and region in net and str(net[region].cidr) not in remote:
+                remote.append(str(net[region].cidr))
+    assert p.onprem is not None
+    logs = p.onprem.logs
+    git_ports = [urlsplit(t.pipelines.dag_repo).port or 22 if t.pipelines.dag_repo.startswith("ssh://")
+                 else 22 for t in plan.pipeline_teams(cfg) if t.pipelines] or [22]
+    return airflow_egress(api_server_cidrs=api, api_server_ports=DEFAULT_API_SERVER_PORTS,
+                          remote_site_cidrs=remote,
+                          log_store_cidrs=[str(c) for c in logs.endpoint_cidrs],
+                          log_store_port=urlsplit(logs.endpoint_url).port or 443,
+                          git_cidrs=[str(c) for c in p.git_cidrs], git_ports=git_ports)
+
+
 def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
     """Create Airflow on every configured cluster; export its stack output."""
     cfg = ctx.cfg
@@ -108,7 +136,7 @@ def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
             s3_logs=S3Logs(endpoint_url=logs.endpoint_url, region=logs.region,
                            access_key_id=conf.require_secret(logs.access_key_id_key),
                            secret_access_key=conf.require_secret(logs.secret_access_key_key)),
-            tags=ctx.tags,
+            tags=ctx.tags, egress=_egress(ctx, p),
             wait_for=(cluster.addons.namespaces[p.namespace], db),
         ), pulumi.ResourceOptions(providers=[cluster.provider]))
         airflows[ref] = airflow

@@ -83,3 +83,189 @@ def _objects(result, kind: str, namespace: str = "airflow") -> list:
 def _release(result) -> dict[str, Any]:
     [rel] = [r for r in helm_releases(result.plan) if r["name"] == "airflow"]
     return rel
+
+
+# --- the prod stack with pipelines, end to end ---------------------------------------------------
+
+def test_snippet_validates_and_the_committed_stacks_stay_without_pipelines():
+    cfg = parse_platform(with_pipelines())
+    assert cfg.services.pipelines is not None and cfg.services.pipelines.clusters == ["onprem"]
+    assert parse_platform(stack_platform("prod")).services.pipelines is None
+
+
+def test_policy_pack_finds_nothing_in_the_pipeline_resources(prod):
+    from stacks.preview.analyzer_client import run_policy_pack
+
+    config = json.loads((ROOT / "policies" / "config.prod.json").read_text())
+    report = run_policy_pack(ROOT / "policies", prod.plan["resources"], config, analyze_all_resources=True)
+    mine = [d for d in report.diagnostics if d.urn and "airflow" in d.urn]
+    assert mine == [], [(d.policy_name, d.urn, d.message) for d in mine]
+    assert len([r for r in prod.plan["resources"] if "airflow" in r["urn"]]) > 15
+
+
+def test_airflow_is_the_pinned_chart_on_the_sites_postgres_never_its_bundled_one(prod):
+    rel = _release(prod)
+    assert (rel["cluster"], rel["namespace"], rel["chart"], rel["version"]) == (
+        ONPREM, "airflow", "airflow", "1.22.0")
+    values = rel["values"]
+    assert values["defaultAirflowTag"] == values["airflowVersion"] == "3.3.2"
+    assert values["postgresql"] == {"enabled": False} and values["pgbouncer"] == {"enabled": False}
+    assert values["data"] == {"metadataSecretName": "airflow-metadata"}
+    assert values["executor"] == "KubernetesExecutor" and values["statsd"] == {"enabled": True}
+    [db] = _objects(prod, "Cluster")
+    assert db.name == "airflow-postgres" and db.body["spec"]["instances"] == 3  # HA in prod
+    [backup] = _objects(prod, "ScheduledBackup")
+    assert backup.body["spec"]["method"] == "volumeSnapshot"
+
+
+def test_metadata_connection_requires_tls_and_its_password_stays_secret(prod):
+    [secret] = [o for o in _objects(prod, "Secret") if o.name == "airflow-metadata"]
+    assert secret.body["stringData"] == "[secret]"
+    [raw] = [r for r in prod.capture.resources
+             if r.type == "kubernetes:core/v1:Secret" and r.name == "airflow-onprem-prod-metadata"]
+    uri = json.dumps(raw.inputs["stringData"])
+    assert (f"postgresql://airflow:{CANARY}-airflow-db-onprem-prod-password"
+            "@airflow-postgres-rw.airflow.svc:5432/airflow?sslmode=require") in uri
+    assert CANARY not in json.dumps(prod.plan)
+
+
+def test_each_team_has_its_own_git_bundle_with_a_deploy_key_never_in_clear(prod):
+    config = _release(prod)["values"]["config"]
+    bundles = json.loads(config["dag_processor"]["dag_bundle_config_list"])
+    assert [(b["name"], b["kwargs"]["git_conn_id"], b["kwargs"]["tracking_ref"]) for b in bundles] == [
+        ("team-fraud", "git_fraud", "main"), ("team-risk", "git_risk", "release")]
+    assert all(b["classpath"] == "airflow.providers.git.bundles.git.GitDagBundle" for b in bundles)
+    env = {e["envName"] for e in _release(prod)["values"]["secret"]}
+    assert {"AIRFLOW_CONN_GIT_FRAUD", "AIRFLOW_CONN_GIT_RISK", "AIRFLOW_CONN_HYBRIDML_LOGS",
+            "HYBRIDML_OIDC_CLIENT_SECRET"} == env
+    [secret] = [o for o in _objects(prod, "Secret") if o.name == "airflow-platform-env"]
+    assert secret.body["stringData"] == "[secret]"
+    text = json.dumps(prod.plan)
+    assert PLACEHOLDER not in text  # the deploy keys' and client secret's preview stand-ins
+    [raw] = [r for r in prod.capture.resources
+             if r.type == "kubernetes:core/v1:Secret" and r.name == "airflow-onprem-prod-env"]
+    conn = json.dumps(raw.inputs["stringData"])
+    assert "git@git.hml.internal:fraud/dags.git" in conn and PLACEHOLDER in conn
+
+
+def test_task_logs_go_to_the_onprem_bucket_and_sign_in_is_the_idp(prod):
+    config = _release(prod)["values"]["config"]
+    assert config["logging"] == {"remote_logging": "True", "remote_log_conn_id": "hybridml_logs",
+                                 "remote_base_log_folder": "s3://hml-prod-airflow-logs/airflow-logs"}
+    assert config["core"]["auth_manager"].endswith("FabAuthManager")
+    server_config = _release(prod)["values"]["apiServer"]["apiServerConfig"]
+    assert '"ml-platform-admins": [\n        "Admin"' in server_config
+    assert '"team-fraud": [\n        "team-fraud"' in server_config
+    assert '"risk-analysts": [\n        "team-risk"' in server_config
+    assert '"https://sso.hml.internal/realms/ml" + "/.well-known/openid-configuration"' in server_config
+
+
+def test_site_table_lets_each_team_place_tasks_only_where_its_data_may_go(prod):
+    [cm] = [o for o in _objects(prod, "ConfigMap") if o.name == "hybridml-sites"]
+    table = json.loads(cm.body["data"]["sites.json"])
+    assert table["teams"]["team-fraud"] == {"namespace": "team-fraud", "queue": "default", "sites": {
+        "onprem": None, "aws/eu-west-1": "hybridml_aws_eu_west_1"}}
+    assert table["teams"]["team-risk"]["sites"] == {"onprem": None}
+    assert "def place(" in cm.body["data"]["hybridml_sites.py"]
+
+
+def test_airflow_egress_is_named_ranges_and_ports(prod):
+    [policy] = [o for o in _objects(prod, "NetworkPolicy") if o.name == "airflow-egress"]
+    rules = policy.body["spec"]["egress"]
+    ports = [sorted(p["port"] for p in r["ports"]) for r in rules]
+    assert ports == [[443, 6443], [443], [443], [22], [443]]
+    assert rules[1]["to"] == [{"ipBlock": {"cidr": "10.1.40.0/24"}}]  # the log store only
+    assert rules[4]["to"] == [{"ipBlock": {"cidr": "10.16.0.0/16"}}]  # aws/eu-west-1 over the VPN
+
+
+# --- plan, pure ------------------------------------------------------------------------------------
+
+def test_roles_mapping_gives_each_group_its_teams_role_and_nothing_else():
+    cfg = parse_platform(with_pipelines())
+    mapping = plan.roles_mapping(cfg)
+    assert plan.roles_for(mapping, ["team-fraud"]) == ["team-fraud"]
+    assert plan.roles_for(mapping, ["risk-analysts", "team-fraud"]) == ["team-fraud", "team-risk"]
+    assert plan.roles_for(mapping, ["ml-platform-admins"]) == ["Admin"]
+    assert plan.roles_for(mapping, ["team-risk", "someone-else"]) == []  # risk's group is risk-analysts
+
+
+def test_secret_keys_list_the_client_secret_log_keys_and_every_deploy_key():
+    assert plan.secret_keys(parse_platform(with_pipelines())) == [
+        "airflowOidcClientSecret", "airflowLogsS3AccessKeyId", "airflowLogsS3SecretAccessKey",
+        "fraudDagDeployKey", "riskDagDeployKey"]
+
+
+def test_hybrid_ml_secrets_names_the_deploy_keys(tmp_path):
+    project = write_stack(tmp_path, "prod", with_pipelines())
+    proc = subprocess.run([sys.executable, "-m", "stacks", "secrets", "prod", "-C", str(project)],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "fraudDagDeployKey" in proc.stdout and "riskDagDeployKey" in proc.stdout
+
+
+def test_a_restricted_classification_keeps_tasks_on_prem():
+    platform = with_pipelines()
+    platform["residency"]["classifications"]["secret"] = {"allowedRegions": ["eu-central-1"]}
+    fraud = platform["teams"][0]
+    fraud["sites"], fraud["dataClassification"] = ["onprem"], "secret"
+    cfg = parse_platform(platform)
+    assert plan.task_sites(cfg, cfg.teams[0]) == ["onprem"]
+    assert plan.site_allowed(cfg, cfg.teams[0], "aws/eu-central-1")
+    assert not plan.site_allowed(cfg, cfg.teams[0], "aws/eu-west-1")
+
+
+# --- refusals --------------------------------------------------------------------------------------
+
+def test_a_pipeline_site_outside_the_teams_residency_is_refused():
+    platform = with_pipelines()
+    platform["residency"]["classifications"]["secret"] = {"allowedRegions": ["eu-west-1"]}
+    platform["teams"][0]["dataClassification"] = "secret"
+    platform["teams"][0]["pipelines"]["sites"] = ["onprem", "gcp/europe-west4"]
+    [line] = problems_of(platform)
+    assert line == (f"{K}.teams[0].pipelines.sites[1]: bad value 'gcp/europe-west4'; outside the "
+                    "residency of the team's 'secret' data; allowed: the team's sites that "
+                    "residency allows (onprem, aws/eu-west-1)")
+
+
+def test_a_missing_dag_source_and_an_unset_deploy_key_key_are_refused():
+    platform = with_pipelines()
+    del platform["teams"][0]["pipelines"]["dagRepo"]
+    del platform["teams"][1]["pipelines"]["deployKeyKey"]
+    lines = problems_of(platform)
+    assert any(line.startswith(f"{K}.teams[0].pipelines.dagRepo: missing") for line in lines), lines
+    assert any(line.startswith(f"{K}.teams[1].pipelines.deployKeyKey: missing") for line in lines), lines
+
+
+def test_a_shared_deploy_key_a_cloud_cluster_and_missing_onprem_logs_are_refused():
+    platform = with_pipelines(clusters=["onprem", "aws/eu-west-1"])
+    platform["teams"][1]["pipelines"]["deployKeyKey"] = "fraudDagDeployKey"
+    del platform["services"]["pipelines"]["onprem"]
+    lines = problems_of(platform)
+    P = f"{K}.services.pipelines"
+    assert (f"{P}.clusters[1]: bad value 'aws/eu-west-1'; Airflow runs on the on-prem cluster "
+            "(tasks reach the cloud sites over the VPN); allowed: onprem") in lines
+    assert any(line.startswith(f"{P}.onprem: missing; required when onprem is in") for line in lines)
+    assert any(line.startswith(f"{K}.teams[1].pipelines.deployKeyKey: bad value 'fraudDagDeployKey'")
+               for line in lines)
+
+
+def test_team_pipelines_without_the_service_are_refused():
+    platform = with_pipelines()
+    del platform["services"]["pipelines"]
+    lines = problems_of(platform)
+    assert any(line.startswith(f"{K}.teams[0].pipelines: bad value") and "services.pipelines" in line
+               for line in lines)
+
+
+def test_cli_refuses_a_pipeline_site_outside_residency_with_exit_2(tmp_path):
+    platform = with_pipelines()
+    platform["teams"][1]["pipelines"]["sites"] = ["aws/eu-west-1"]
+    project = write_stack(tmp_path, "prod", platform)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "stacks", "preview", "prod", "-C", str(project),
+                           "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert (f"{K}.teams[1].pipelines.sites[0]: bad value 'aws/eu-west-1'; "
+            "not one of the team's sites") in proc.stderr
+    assert not out.exists()
