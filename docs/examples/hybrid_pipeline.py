@@ -31,7 +31,7 @@ with DAG(
     catchup=False,
     tags=["hybrid", "fraud"],
     access_control={"team-fraud": {"DAGs": {"can_read", "can_edit"},
-                                   "DAG Runs": {"can_read", "can_create", "can_edit"}}},
+                                   "DAG Runs": {"can_read", "can_create"}}},
 ) as dag:
     ingest = place(KubernetesJobOperator(
         task_id="ingest",

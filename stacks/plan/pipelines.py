@@ -39,7 +39,7 @@ TEAM_BASE_PERMISSIONS: tuple[tuple[str, str], ...] = (
 #: What a team's role may do on each of its own DAGs (Airflow's DAG-level access_control).
 TEAM_DAG_ACCESS: dict[str, tuple[str, ...]] = {
     "DAGs": ("can_read", "can_edit"),
-    "DAG Runs": ("can_read", "can_create", "can_edit"),
+    "DAG Runs": ("can_read", "can_create"),
 }
 
 
@@ -125,6 +125,13 @@ def roles_mapping(cfg: PlatformConfig) -> dict[str, list[str]]:
             if team_role(team) not in roles:
                 roles.append(team_role(team))
     return out
+
+
+def custom_roles(cfg: PlatformConfig) -> dict[str, list[dict[str, str]]]:
+    """Airflow's `[fab] custom_roles`: each team's role, created at start-up with the base
+    permissions (its DAGs' own permissions come from their `access_control`)."""
+    base = [{"action": a, "resource": r} for a, r in TEAM_BASE_PERMISSIONS]
+    return {team_role(t): list(base) for t in pipeline_teams(cfg)}
 
 
 def roles_for(mapping: dict[str, list[str]], groups: list[str]) -> list[str]:

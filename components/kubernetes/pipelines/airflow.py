@@ -49,6 +49,8 @@ class AirflowArgs:
     client_secret: Any
     api_server_config: str
     site_table: Mapping[str, Any]
+    #: `[fab] custom_roles`: the teams' roles (stacks.plan.pipelines.custom_roles).
+    custom_roles: Mapping[str, Any]
     remote_log_folder: str
     remote_log_conn_id: str | None
     s3_logs: S3Logs | None
@@ -90,7 +92,8 @@ class Airflow(pulumi.ComponentResource):
             namespace=args.namespace, team_namespaces=args.team_namespaces, bundles=args.bundles,
             remote_log_folder=args.remote_log_folder, remote_log_conn_id=args.remote_log_conn_id,
             api_server_config=args.api_server_config, env_secret_keys=sorted(env),
-            service_account_annotations=args.service_account_annotations, labels=labels)
+            service_account_annotations=args.service_account_annotations, labels=labels,
+            custom_roles=args.custom_roles)
         self.release = pinned_release(f"{name}-release", "airflow", args.namespace, values,
                                       parent=self, depends_on=[metadata, env_secret, sites, egress,
                                                                   *args.wait_for])

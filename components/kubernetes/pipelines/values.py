@@ -38,6 +38,7 @@ def airflow_values(
     env_secret_keys: Sequence[str],
     service_account_annotations: Mapping[str, str],
     labels: Mapping[str, str],
+    custom_roles: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Values of the official chart: KubernetesExecutor with tasks in the teams' namespaces,
     the external metadata database (bundled PostgreSQL, PgBouncer and Redis off), DAG bundles
@@ -79,6 +80,6 @@ def airflow_values(
             "kubernetes_executor": {"namespace": namespace, "multi_namespace_mode": "True",
                                     "multi_namespace_mode_namespace_list": ",".join(team_namespaces)},
             "metrics": {"statsd_on": "True"},
-            "fab": {"auth_rate_limited": "True"},
+            "fab": {"custom_roles": json.dumps(dict(custom_roles)), "update_fab_perms": "True"},
         },
     }

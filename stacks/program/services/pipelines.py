@@ -131,6 +131,7 @@ def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
             bundles=tuple(plan.dag_bundles(cfg)), git_sources=sources,
             client_secret=conf.require_secret(p.oidc.client_secret_key),
             api_server_config=config_text, site_table=plan.site_table(cfg, ref),
+            custom_roles=plan.custom_roles(cfg),
             remote_log_folder=f"s3://{logs.bucket}/{plan.LOG_PREFIX}",
             remote_log_conn_id=LOG_CONNECTION,
             s3_logs=S3Logs(endpoint_url=logs.endpoint_url, region=logs.region,
