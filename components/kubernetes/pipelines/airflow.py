@@ -12,14 +12,17 @@ from urllib.parse import quote
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes import gateway
 from components.kubernetes.charts import pinned_release
-from components.kubernetes.objects import network_policy, object_labels
+from components.kubernetes.objects import GATEWAY_API, MONITORING_API, network_policy, object_labels
 from components.kubernetes.pipelines.connections import GitSource, S3Logs, env_data
 from components.kubernetes.pipelines.values import (
     ENV_SECRET,
     METADATA_SECRET,
     SITES_CONFIGMAP,
     airflow_values,
+    http_route_spec,
+    statsd_monitor_spec,
 )
 from components.tags import StandardTags
 
@@ -57,6 +60,10 @@ class AirflowArgs:
     tags: StandardTags
     #: Airflow's egress (components.kubernetes.pipelines.network.airflow_egress).
     egress: Mapping[str, Any] = field(default_factory=dict)
+    #: The UI's hostname on the platform Gateway (`airflow.<cluster>.<baseDomain>`).
+    hostname: str = ""
+    #: The monitoring CRDs on this cluster (None: no ServiceMonitor).
+    monitoring_crds: pulumi.Resource | None = None
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     wait_for: Sequence[pulumi.Resource] = ()
 
@@ -93,9 +100,19 @@ class Airflow(pulumi.ComponentResource):
             remote_log_folder=args.remote_log_folder, remote_log_conn_id=args.remote_log_conn_id,
             api_server_config=args.api_server_config, env_secret_keys=sorted(env),
             service_account_annotations=args.service_account_annotations, labels=labels,
-            custom_roles=args.custom_roles)
+            custom_roles=args.custom_roles, base_url=f"https://{args.hostname}")
         self.release = pinned_release(f"{name}-release", "airflow", args.namespace, values,
                                       parent=self, depends_on=[metadata, env_secret, sites, egress,
                                                                   *args.wait_for])
+        k8s.apiextensions.CustomResource(
+            f"{name}-route", api_version=GATEWAY_API, kind="HTTPRoute", metadata=meta("airflow"),
+            spec=http_route_spec(args.hostname, gateway.NAMESPACE, gateway.GATEWAY),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
+        if args.monitoring_crds is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-statsd-monitor", api_version=MONITORING_API, kind="ServiceMonitor",
+                metadata=meta("airflow-statsd"), spec=statsd_monitor_spec(args.namespace),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release, args.monitoring_crds]))
+        self.url = f"https://{args.hostname}"
         self.values = values
         self.register_outputs({"release": self.release})

@@ -18,8 +18,12 @@ PLUGINS_DIR = "/opt/airflow/plugins"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
 #: The Airflow the chart runs (its default is older): the version the DAG tests parse with.
 AIRFLOW_VERSION = "3.3.2"
-#: The chart's StatsD exporter port (Prometheus scrapes it).
-STATSD_METRICS_PORT = 9102
+#: The chart's StatsD exporter: its Service's labels and scrape port name (Prometheus scrapes it).
+STATSD_LABELS = {"tier": "airflow", "component": "statsd", "release": "airflow"}
+STATSD_SCRAPE_PORT = "statsd-scrape"
+#: The chart's API server Service (UI and REST API) and its port.
+API_SERVER_SERVICE = "airflow-api-server"
+API_SERVER_PORT = 8080
 
 
 def env_from_secret(names: Sequence[str]) -> list[dict[str, str]]:
@@ -39,6 +43,7 @@ def airflow_values(
     service_account_annotations: Mapping[str, str],
     labels: Mapping[str, str],
     custom_roles: Mapping[str, Any],
+    base_url: str = "",
 ) -> dict[str, Any]:
     """Values of the official chart: KubernetesExecutor with tasks in the teams' namespaces,
     the external metadata database (bundled PostgreSQL, PgBouncer and Redis off), DAG bundles
@@ -75,6 +80,7 @@ def airflow_values(
         "workers": {"serviceAccount": sa},
         "config": {
             "core": {"auth_manager": FAB_AUTH_MANAGER, "load_examples": "False"},
+            "api": {"base_url": base_url, "enable_proxy_fix": "True"},
             "dag_processor": {"dag_bundle_config_list": json.dumps(list(bundles))},
             "logging": logging,
             "kubernetes_executor": {"namespace": namespace, "multi_namespace_mode": "True",
@@ -83,3 +89,24 @@ def airflow_values(
             "fab": {"custom_roles": json.dumps(dict(custom_roles)), "update_fab_perms": "True"},
         },
     }
+
+
+def http_route_spec(hostname: str, gateway_namespace: str, gateway_name: str) -> dict[str, Any]:
+    """The UI and API at `hostname` on the platform Gateway's https listener (TLS there);
+    Airflow signs users in itself (FAB OAuth)."""
+    return {
+        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                        "namespace": gateway_namespace, "name": gateway_name, "sectionName": "https"}],
+        "hostnames": [hostname],
+        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                   "backendRefs": [{"group": "", "kind": "Service", "name": API_SERVER_SERVICE,
+                                    "port": API_SERVER_PORT}]}],
+    }
+
+
+def statsd_monitor_spec(namespace: str) -> dict[str, Any]:
+    """Prometheus scrapes the chart's StatsD exporter (scheduler, executor, DAG processing
+    metrics) every 30 s."""
+    return {"selector": {"matchLabels": dict(STATSD_LABELS)},
+            "namespaceSelector": {"matchNames": [namespace]},
+            "endpoints": [{"port": STATSD_SCRAPE_PORT, "interval": "30s"}]}

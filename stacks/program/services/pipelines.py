@@ -107,7 +107,7 @@ def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
     """Create Airflow on every configured cluster; export its stack output."""
     cfg = ctx.cfg
     p = cfg.services.pipelines
-    assert p is not None
+    assert p is not None and cfg.kubernetes is not None
     conf = pulumi.Config(PROJECT)
     teams = plan.pipeline_teams(cfg)
     sources = tuple(GitSource(conn_id=plan.git_connection_id(t), repo_url=t.pipelines.dag_repo,
@@ -138,10 +138,13 @@ def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
                            access_key_id=conf.require_secret(logs.access_key_id_key),
                            secret_access_key=conf.require_secret(logs.secret_access_key_key)),
             tags=ctx.tags, egress=_egress(ctx, p),
+            hostname=f"airflow.{cname}.{cfg.kubernetes.base_domain}",
+            monitoring_crds=monitoring_crds(built, ref),
             wait_for=(cluster.addons.namespaces[p.namespace], db),
         ), pulumi.ResourceOptions(providers=[cluster.provider]))
         airflows[ref] = airflow
         summary[cname] = {
+            "url": airflow.url,
             "database": {"engine": "postgresql", "service": "cloudnative-pg", "host": db.host},
             "logs": f"s3://{logs.bucket}/{plan.LOG_PREFIX}",
             "bundles": [b["name"] for b in plan.dag_bundles(cfg)],
