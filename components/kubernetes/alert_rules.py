@@ -50,6 +50,8 @@ METRICS = {
     "up": "up",
     "kueue_pending": "kueue_pending_workloads",
     "kueue_reserved": "kueue_quota_reserved_workloads_total",
+    "airflow_heartbeat": "airflow_scheduler_heartbeat",
+    "airflow_import_errors": "airflow_dag_processing_import_errors",
 }
 #: kube-state-metrics exposes the node label `hybridml.io/gpu-pool` (allow-listed) as this.
 GPU_POOL_LABEL = "label_hybridml_io_gpu_pool"
