@@ -103,6 +103,10 @@ def test_policy_pack_finds_nothing_in_the_pipeline_resources(prod):
     assert len([r for r in prod.plan["resources"] if "airflow" in r["urn"]]) > 15
 
 
+def test_prod_preview_is_schema_valid(prod):
+    assert prod.schema_check.errors == []
+
+
 def test_airflow_is_the_pinned_chart_on_the_sites_postgres_never_its_bundled_one(prod):
     rel = _release(prod)
     assert (rel["cluster"], rel["namespace"], rel["chart"], rel["version"]) == (
@@ -269,3 +273,34 @@ def test_cli_refuses_a_pipeline_site_outside_residency_with_exit_2(tmp_path):
     assert (f"{K}.teams[1].pipelines.sites[0]: bad value 'aws/eu-west-1'; "
             "not one of the team's sites") in proc.stderr
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    platform = with_pipelines("dev", teams=[{**RISK, "sites": ["onprem"]}])
+    del platform["services"]["pipelines"]["onprem"]["volumeSnapshotClass"]
+    return run_preview(write_stack(tmp_path_factory.mktemp("pipelines-dev"), "dev", platform), "dev")
+
+
+def test_dev_target_previews_schema_valid_and_policy_clean_with_one_database_instance(dev):
+    from stacks.preview.analyzer_client import run_policy_pack
+
+    assert dev.schema_check.errors == []
+    config = json.loads((ROOT / "policies" / "config.dev.json").read_text())
+    report = run_policy_pack(ROOT / "policies", dev.plan["resources"], config, analyze_all_resources=True)
+    assert [d for d in report.diagnostics if "airflow" in (d.urn or "")] == []
+    [db] = [o for o in kubernetes_objects(dev.plan)
+            if o.kind == "Cluster" and o.namespace == "airflow" and o.cluster == "onprem-dev"]
+    assert db.body["spec"]["instances"] == 1  # no HA outside prod
+    assert not [o for o in kubernetes_objects(dev.plan) if o.kind == "ScheduledBackup" and o.namespace == "airflow"]
+    [rel] = [r for r in helm_releases(dev.plan) if r["name"] == "airflow"]
+    assert rel["cluster"] == "onprem-dev" and rel["values"]["postgresql"] == {"enabled": False}
+
+
+def test_ui_route_and_statsd_monitor_on_the_cluster(prod):
+    [route] = [o for o in _objects(prod, "HTTPRoute") if o.name == "airflow"]
+    assert route.body["spec"]["hostnames"] == ["airflow.onprem-prod.ml.hml.internal"]
+    values = _release(prod)["values"]
+    assert values["config"]["api"]["base_url"] == "https://airflow.onprem-prod.ml.hml.internal"
+    [monitor] = [o for o in _objects(prod, "ServiceMonitor") if o.name == "airflow-statsd"]
+    assert monitor.body["spec"]["endpoints"][0]["port"] == "statsd-scrape"
