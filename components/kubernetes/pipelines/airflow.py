@@ -15,11 +15,13 @@ import pulumi_kubernetes as k8s
 from components.kubernetes import gateway
 from components.kubernetes.charts import pinned_release
 from components.kubernetes.objects import GATEWAY_API, MONITORING_API, network_policy, object_labels
-from components.kubernetes.pipelines.connections import GitSource, S3Logs, env_data
+from components.kubernetes.pipelines.connections import GitSource, S3Logs, env_data, site_env_data
+from components.kubernetes.pipelines.remote import task_cluster_role
 from components.kubernetes.pipelines.values import (
     ENV_SECRET,
     METADATA_SECRET,
     SITES_CONFIGMAP,
+    SITES_SECRET,
     airflow_values,
     http_route_spec,
     statsd_monitor_spec,
@@ -62,6 +64,8 @@ class AirflowArgs:
     egress: Mapping[str, Any] = field(default_factory=dict)
     #: The UI's hostname on the platform Gateway (`airflow.<cluster>.<baseDomain>`).
     hostname: str = ""
+    #: The remote sites' connections by id (RemoteSiteAccess.connection).
+    site_connections: Mapping[str, Any] = field(default_factory=dict)
     #: The monitoring CRDs on this cluster (None: no ServiceMonitor).
     monitoring_crds: pulumi.Resource | None = None
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
@@ -87,6 +91,10 @@ class Airflow(pulumi.ComponentResource):
                                       string_data={"connection": metadata_connection(args.database)},
                                       opts=child)
         env = env_data(args.client_secret, args.git_sources, args.s3_logs)
+        site_env = site_env_data(args.site_connections)
+        secrets = [k8s.core.v1.Secret(f"{name}-site-connections", metadata=meta(SITES_SECRET),
+                                      string_data=dict(site_env), opts=child)] if site_env else []
+        task_cluster_role(f"{name}-task-role", args.tags, pulumi.ResourceOptions(parent=self))
         env_secret = k8s.core.v1.Secret(f"{name}-env", metadata=meta(ENV_SECRET),
                                         string_data=dict(env), opts=child)
         sites = k8s.core.v1.ConfigMap(f"{name}-sites", metadata=meta(SITES_CONFIGMAP), data={
@@ -100,9 +108,10 @@ class Airflow(pulumi.ComponentResource):
             remote_log_folder=args.remote_log_folder, remote_log_conn_id=args.remote_log_conn_id,
             api_server_config=args.api_server_config, env_secret_keys=sorted(env),
             service_account_annotations=args.service_account_annotations, labels=labels,
-            custom_roles=args.custom_roles, base_url=f"https://{args.hostname}")
+            custom_roles=args.custom_roles, base_url=f"https://{args.hostname}",
+            site_secret_keys=sorted(site_env))
         self.release = pinned_release(f"{name}-release", "airflow", args.namespace, values,
-                                      parent=self, depends_on=[metadata, env_secret, sites, egress,
+                                      parent=self, depends_on=[metadata, env_secret, *secrets, sites, egress,
                                                                   *args.wait_for])
         k8s.apiextensions.CustomResource(
             f"{name}-route", api_version=GATEWAY_API, kind="HTTPRoute", metadata=meta("airflow"),

@@ -54,6 +54,12 @@ def s3_connection(endpoint_url: str, region: str, key_id: str, secret: str) -> s
                        "extra": {"endpoint_url": endpoint_url, "region_name": region}})
 
 
+def site_env_data(site_connections: Mapping[str, Any]) -> Mapping[str, pulumi.Output[str]]:
+    """The remote sites' Kubernetes connections (by connection id) as environment values; a
+    Secret of their own (their tokens are known only once the remote clusters made them)."""
+    return {conn_env(conn_id): pulumi.Output.secret(conn) for conn_id, conn in site_connections.items()}
+
+
 def env_data(client_secret: Any, sources: tuple[GitSource, ...],
              logs: S3Logs | None) -> Mapping[str, pulumi.Output[str]]:
     """The environment Secret's data, variable name -> secret value."""

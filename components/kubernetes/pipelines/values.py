@@ -11,6 +11,8 @@ from typing import Any
 METADATA_SECRET = "airflow-metadata"
 #: Secret of environment values: OIDC client secret, git and log-store connections.
 ENV_SECRET = "airflow-platform-env"
+#: Secret of the remote sites' Kubernetes connections.
+SITES_SECRET = "airflow-site-connections"
 #: ConfigMap holding `hybridml_sites.py` and `sites.json`, mounted into the plugins folder.
 SITES_CONFIGMAP = "hybridml-sites"
 PLUGINS_DIR = "/opt/airflow/plugins"
@@ -26,9 +28,9 @@ API_SERVER_SERVICE = "airflow-api-server"
 API_SERVER_PORT = 8080
 
 
-def env_from_secret(names: Sequence[str]) -> list[dict[str, str]]:
-    """The chart's `secret` list: each env var read from ENV_SECRET's key of the same name."""
-    return [{"envName": n, "secretName": ENV_SECRET, "secretKey": n} for n in names]
+def env_from_secret(names: Sequence[str], secret: str = ENV_SECRET) -> list[dict[str, str]]:
+    """The chart's `secret` list: each env var read from `secret`'s key of the same name."""
+    return [{"envName": n, "secretName": secret, "secretKey": n} for n in names]
 
 
 def airflow_values(
@@ -44,6 +46,7 @@ def airflow_values(
     labels: Mapping[str, str],
     custom_roles: Mapping[str, Any],
     base_url: str = "",
+    site_secret_keys: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Values of the official chart: KubernetesExecutor with tasks in the teams' namespaces,
     the external metadata database (bundled PostgreSQL, PgBouncer and Redis off), DAG bundles
@@ -68,7 +71,7 @@ def airflow_values(
         "logs": {"persistence": {"enabled": False}},
         "statsd": {"enabled": True},
         "multiNamespaceMode": True,
-        "secret": env_from_secret(env_secret_keys),
+        "secret": env_from_secret(env_secret_keys) + env_from_secret(site_secret_keys, SITES_SECRET),
         "volumes": [volume],
         "volumeMounts": [mount],
         "env": [{"name": "HYBRIDML_SITES_FILE", "value": f"{PLUGINS_DIR}/hybridml/sites.json"},

@@ -22,6 +22,7 @@ from components.kubernetes.pipelines import (
     S3Logs,
 )
 from components.kubernetes.pipelines.network import airflow_egress
+from components.kubernetes.pipelines.remote import RemoteSiteAccess
 from components.kubernetes.pipelines.webserver_config import api_server_config
 from components.kubernetes.postgres_onprem import (
     DEFAULT_API_SERVER_CIDRS,
@@ -103,6 +104,21 @@ def _egress(ctx: ServiceContext, p: Pipelines) -> dict[str, Any]:
                           git_cidrs=[str(c) for c in p.git_cidrs], git_ports=git_ports)
 
 
+def _remote_sites(ctx: ServiceContext, home: str) -> dict[str, Any]:
+    """Per remote cluster where some team places tasks: its connection id -> connection."""
+    refs: list[str] = []
+    for team in plan.pipeline_teams(ctx.cfg):
+        refs += [r for r in plan.task_sites(ctx.cfg, team) if r != home and r not in refs]
+    out: dict[str, Any] = {}
+    for ref in refs:
+        cluster = ctx.clusters[ref]
+        access = RemoteSiteAccess(f"airflow-remote-{cluster.plan.name}", cluster.plan.name,
+                                  cluster.cloud.kubeconfig, ctx.tags,
+                                  pulumi.ResourceOptions(providers=[cluster.provider]))
+        out[plan.connection_id(ref)] = access.connection
+    return out
+
+
 def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
     """Create Airflow on every configured cluster; export its stack output."""
     cfg = ctx.cfg
@@ -131,7 +147,7 @@ def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
             bundles=tuple(plan.dag_bundles(cfg)), git_sources=sources,
             client_secret=conf.require_secret(p.oidc.client_secret_key),
             api_server_config=config_text, site_table=plan.site_table(cfg, ref),
-            custom_roles=plan.custom_roles(cfg),
+            custom_roles=plan.custom_roles(cfg), site_connections=_remote_sites(ctx, ref),
             remote_log_folder=f"s3://{logs.bucket}/{plan.LOG_PREFIX}",
             remote_log_conn_id=LOG_CONNECTION,
             s3_logs=S3Logs(endpoint_url=logs.endpoint_url, region=logs.region,

@@ -141,7 +141,7 @@ def test_each_team_has_its_own_git_bundle_with_a_deploy_key_never_in_clear(prod)
     assert all(b["classpath"] == "airflow.providers.git.bundles.git.GitDagBundle" for b in bundles)
     env = {e["envName"] for e in _release(prod)["values"]["secret"]}
     assert {"AIRFLOW_CONN_GIT_FRAUD", "AIRFLOW_CONN_GIT_RISK", "AIRFLOW_CONN_HYBRIDML_LOGS",
-            "HYBRIDML_OIDC_CLIENT_SECRET"} == env
+            "AIRFLOW_CONN_HYBRIDML_AWS_EU_WEST_1", "HYBRIDML_OIDC_CLIENT_SECRET"} == env
     [secret] = [o for o in _objects(prod, "Secret") if o.name == "airflow-platform-env"]
     assert secret.body["stringData"] == "[secret]"
     text = json.dumps(prod.plan)
@@ -304,3 +304,21 @@ def test_ui_route_and_statsd_monitor_on_the_cluster(prod):
     assert values["config"]["api"]["base_url"] == "https://airflow.onprem-prod.ml.hml.internal"
     [monitor] = [o for o in _objects(prod, "ServiceMonitor") if o.name == "airflow-statsd"]
     assert monitor.body["spec"]["endpoints"][0]["port"] == "statsd-scrape"
+
+
+def test_a_remote_site_gets_its_own_task_identity_and_a_connection_with_its_token(prod):
+    aws = "hml-prod-aws-eu-west-1"
+    objects = [o for o in kubernetes_objects(prod.plan) if o.cluster == aws]
+    [account] = [o for o in objects if o.kind == "ServiceAccount" and o.namespace == "airflow-remote"]
+    assert account.name == "airflow-tasks"
+    [role] = [o for o in objects if o.kind == "ClusterRole" and o.name == "airflow-tasks"]
+    assert {r["apiGroups"][0]: r["resources"] for r in role.body["rules"]}["batch"] == ["jobs"]
+    assert not [o for o in objects if o.kind == "ClusterRoleBinding" and o.name == "airflow-tasks"]
+    # Its connection (a kubeconfig with that token, known once the remote cluster made it) is
+    # in a Secret of its own that the chart reads as AIRFLOW_CONN_HYBRIDML_AWS_EU_WEST_1.
+    [secret] = [o for o in _objects(prod, "Secret") if o.name == "airflow-site-connections"]
+    assert secret.body["stringData"] == "[secret]"
+    assert {"envName": "AIRFLOW_CONN_HYBRIDML_AWS_EU_WEST_1", "secretName": "airflow-site-connections",
+            "secretKey": "AIRFLOW_CONN_HYBRIDML_AWS_EU_WEST_1"} in _release(prod)["values"]["secret"]
+    # risk's tasks stay on-prem: no identity on the other cloud sites
+    assert not [o for o in kubernetes_objects(prod.plan) if o.namespace == "airflow-remote" and o.cluster != aws]

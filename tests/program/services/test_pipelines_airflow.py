@@ -10,6 +10,7 @@ without it these tests are skipped (a plain `pytest` on a machine without the en
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -18,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.kubernetes.pipelines import airflow as component
 from components.kubernetes.pipelines.connections import conn_env, git_connection
+from components.kubernetes.pipelines.remote import kubernetes_connection
 from components.kubernetes.pipelines.values import FAB_AUTH_MANAGER
 from components.kubernetes.pipelines.webserver_config import api_server_config
+from components.kubernetes.work_queues.specs import worker_kubeconfig
 from stacks.plan import pipelines as plan
 from stacks.program.validate import parse_platform
 from tests.conftest import ROOT
@@ -144,3 +148,16 @@ def test_each_teams_bundle_config_is_one_git_dag_bundle_accepts(tmp_path, cfg):
                        "repo_url": "git@git.hml.internal:fraud/dags.git", "key": key},
         "team-risk": {**git, "tracking_ref": "release", "git_conn_id": "git_risk",
                       "repo_url": "ssh://git.hml.internal/risk/dags.git", "key": key}}
+
+
+def test_a_remote_sites_connection_is_one_the_kubernetes_provider_reaches_it_with(tmp_path):
+    """...the connection RemoteSiteAccess builds from the cluster's kubeconfig and the token."""
+    ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+    cluster = yaml.safe_dump({"clusters": [{"name": "eks", "cluster": {
+        "server": "https://10.16.1.10", "certificate-authority-data": ca}}],
+        "users": [{"name": "eks", "user": {"exec": {"command": "aws"}}}]})
+    conn = kubernetes_connection(worker_kubeconfig(cluster, "tok-123", "hml-prod-aws-eu-west-1"))
+    env = {**_airflow_env(tmp_path), conn_env(plan.connection_id("aws/eu-west-1")): conn}
+    got = _run("k8s_connection.py", plan.connection_id("aws/eu-west-1"), env=env, cwd=tmp_path)
+    assert got == {"host": "https://10.16.1.10", "authorization": "Bearer tok-123",
+                   "in_cluster": False, "ca": True}
