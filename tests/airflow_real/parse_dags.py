@@ -18,6 +18,8 @@ def main(folder: str) -> None:
                                for r, p in (dag.access_control or {}).items()},
             "tasks": {t.task_id: {"namespace": t.namespace, "labels": t.labels,
                                   "in_cluster": t.in_cluster, "conn": t.kubernetes_conn_id,
+                                  "restricted": bool(t.security_context.get("runAsNonRoot"))
+                                  and t.container_security_context.get("allowPrivilegeEscalation") is False,
                                   "downstream": sorted(t.downstream_task_ids)}
                       for t in dag.tasks},
         }

@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 SITES_FILE_ENV = "HYBRIDML_SITES_FILE"
+#: Team namespaces enforce Pod Security `restricted`: a task that sets no security context
+#: gets these (one that sets its own keeps it, and the namespace judges it).
+POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
 class PlacementRefused(ValueError):
@@ -57,6 +61,10 @@ def place(task: Any, site: str, table: dict[str, Any] | None = None) -> Any:
     task.labels = {**(task.labels or {}), table["queueLabel"]: entry["queue"],
                    "hybridml.io/site": site.replace("/", "_")}
     task.in_cluster = conn is None
+    if not task.security_context:
+        task.security_context = dict(POD_SECURITY)
+    if not task.container_security_context:
+        task.container_security_context = dict(CONTAINER_SECURITY)
     if conn is not None:
         task.kubernetes_conn_id = conn
     return task

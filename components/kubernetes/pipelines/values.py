@@ -67,6 +67,12 @@ def airflow_values(
         "redis": {"enabled": False},
         "data": {"metadataSecretName": METADATA_SECRET},
         "createUserJob": {"enabled": False},  # users come from the IdP
+        # The namespace enforces Pod Security `restricted`: every component of the chart.
+        "securityContexts": {
+            "pod": {"runAsNonRoot": True, "runAsUser": 50000, "runAsGroup": 0, "fsGroup": 0,
+                    "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        },
         "dags": {"persistence": {"enabled": False}, "gitSync": {"enabled": False}},
         "logs": {"persistence": {"enabled": False}},
         "statsd": {"enabled": True},

@@ -101,7 +101,8 @@ def test_route_is_on_the_gateways_https_listener_and_the_monitor_scrapes_statsd(
 
 def _task(fileloc: str, task_id: str = "t") -> Any:
     return SimpleNamespace(task_id=task_id, dag=SimpleNamespace(fileloc=fileloc), labels={"app": "x"},
-                           namespace="default", in_cluster=True, kubernetes_conn_id="kubernetes_default")
+                           namespace="default", in_cluster=True, kubernetes_conn_id="kubernetes_default",
+                           security_context={}, container_security_context=None)
 
 
 def test_place_puts_the_task_in_the_teams_namespace_and_queue_on_the_site():
@@ -110,8 +111,13 @@ def test_place_puts_the_task_in_the_teams_namespace_and_queue_on_the_site():
         "team-fraud", False, "hybridml_aws_eu_west_1")
     assert remote.labels == {"app": "x", "kueue.x-k8s.io/queue-name": "default",
                              "hybridml.io/site": "aws_eu-west-1"}
-    local = sites.place(_task("/bundles/team-fraud/p.py"), "onprem", TABLE)
+    assert remote.security_context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert remote.container_security_context["capabilities"] == {"drop": ["ALL"]}
+    own = _task("/bundles/team-fraud/p.py")
+    own.security_context = {"runAsUser": 1000, "runAsNonRoot": True}
+    local = sites.place(own, "onprem", TABLE)
     assert (local.in_cluster, local.kubernetes_conn_id) == (True, "kubernetes_default")
+    assert local.security_context == {"runAsUser": 1000, "runAsNonRoot": True}  # the task's own
 
 
 @pytest.mark.parametrize("fileloc, site, message", [

@@ -90,6 +90,7 @@ def test_example_dag_parses_and_places_each_task_where_the_team_may_run(tmp_path
         task = tasks[name]
         assert (task["namespace"], task["in_cluster"]) == ("team-fraud", True), name
         assert queue.items() <= task["labels"].items()
+    assert all(t["restricted"] for t in tasks.values())  # Pod Security `restricted` in team namespaces
     # The DAG grants exactly what the platform's team role may do on a team DAG.
     assert dag["access_control"] == {"team-fraud": {k: sorted(v) for k, v in plan.TEAM_DAG_ACCESS.items()}}
 
