@@ -13,7 +13,7 @@ from components.kubernetes.pipelines.values import airflow_values
 POLICY = "workflow-chart-database-and-tls"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 #: The values the platform's own Airflow component writes.
-AIRFLOW = airflow_values(namespace="airflow", team_namespaces=("team-fraud",), bundles=(),
+AIRFLOW = airflow_values(namespace="airflow", bundles=(),
                          remote_log_folder="s3://logs/airflow-logs", remote_log_conn_id="hybridml_logs",
                          api_server_config="", env_secret_keys=(), service_account_annotations={},
                          labels={}, custom_roles={})

@@ -47,7 +47,6 @@ class MetadataDatabase:
 @dataclass(frozen=True)
 class AirflowArgs:
     namespace: str
-    team_namespaces: tuple[str, ...]
     database: MetadataDatabase
     bundles: tuple[Mapping[str, Any], ...]
     git_sources: tuple[GitSource, ...]
@@ -104,7 +103,7 @@ class Airflow(pulumi.ComponentResource):
         egress = network_policy(f"{name}-egress", "airflow-egress", args.namespace, args.tags,
                                 dict(args.egress), parent=self, depends_on=list(args.wait_for))
         values = airflow_values(
-            namespace=args.namespace, team_namespaces=args.team_namespaces, bundles=args.bundles,
+            namespace=args.namespace, bundles=args.bundles,
             remote_log_folder=args.remote_log_folder, remote_log_conn_id=args.remote_log_conn_id,
             api_server_config=args.api_server_config, env_secret_keys=sorted(env),
             service_account_annotations=args.service_account_annotations, labels=labels,

@@ -89,3 +89,14 @@ class RemoteSiteAccess(pulumi.ComponentResource):
         self.connection = pulumi.Output.secret(pulumi.Output.all(cluster_kubeconfig, token.data).apply(
             lambda v: kubernetes_connection(worker_kubeconfig(v[0], _token(v[1]), cluster_name))))
         self.register_outputs({"connection": self.connection})
+
+
+def bind_task_role(name: str, team_namespace: str, remote: bool, tags: StandardTags,
+                   opts: pulumi.ResourceOptions) -> k8s.rbac.v1.RoleBinding:
+    """The RoleBinding that lets Airflow run a team's task Jobs in its namespace on one cluster:
+    the chart's worker ServiceAccount on the cluster Airflow runs on, `airflow-tasks` of
+    `airflow-remote` on a remote site. Made with the team's namespace (`opts` waits for it)."""
+    subject = (REMOTE_NAMESPACE, REMOTE_SERVICE_ACCOUNT) if remote else ("airflow", WORKER_SERVICE_ACCOUNT)
+    body = task_role_binding(team_namespace, *subject)
+    return k8s.rbac.v1.RoleBinding(name, metadata={**body["metadata"], "labels": object_labels(tags)},
+                                   role_ref=body["roleRef"], subjects=body["subjects"], opts=opts)

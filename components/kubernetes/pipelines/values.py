@@ -36,7 +36,6 @@ def env_from_secret(names: Sequence[str], secret: str = ENV_SECRET) -> list[dict
 def airflow_values(
     *,
     namespace: str,
-    team_namespaces: Sequence[str],
     bundles: Sequence[Mapping[str, Any]],
     remote_log_folder: str,
     remote_log_conn_id: str | None,
@@ -48,7 +47,8 @@ def airflow_values(
     base_url: str = "",
     site_secret_keys: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Values of the official chart: KubernetesExecutor with tasks in the teams' namespaces,
+    """Values of the official chart: KubernetesExecutor (its worker pods here; the Jobs they
+    launch go to the teams' namespaces),
     the external metadata database (bundled PostgreSQL, PgBouncer and Redis off), DAG bundles
     instead of git-sync, remote task logs, FAB OAuth sign-in and the StatsD exporter."""
     logging: dict[str, Any] = {"remote_logging": "True", "remote_base_log_folder": remote_log_folder}
@@ -76,7 +76,9 @@ def airflow_values(
         "dags": {"persistence": {"enabled": False}, "gitSync": {"enabled": False}},
         "logs": {"persistence": {"enabled": False}},
         "statsd": {"enabled": True},
-        "multiNamespaceMode": True,
+        # Worker pods run here; the task Jobs they launch in team namespaces are allowed there
+        # by RoleBindings of the ClusterRole `airflow-tasks` (remote.py), never cluster-wide.
+        "multiNamespaceMode": False,
         "secret": env_from_secret(env_secret_keys) + env_from_secret(site_secret_keys, SITES_SECRET),
         "volumes": [volume],
         "volumeMounts": [mount],
@@ -92,8 +94,7 @@ def airflow_values(
             "api": {"base_url": base_url, "enable_proxy_fix": "True"},
             "dag_processor": {"dag_bundle_config_list": json.dumps(list(bundles))},
             "logging": logging,
-            "kubernetes_executor": {"namespace": namespace, "multi_namespace_mode": "True",
-                                    "multi_namespace_mode_namespace_list": ",".join(team_namespaces)},
+            "kubernetes_executor": {"namespace": namespace},
             "metrics": {"statsd_on": "True"},
             "fab": {"custom_roles": json.dumps(dict(custom_roles)), "update_fab_perms": "True"},
         },

@@ -34,7 +34,6 @@ from components.kubernetes.postgres_onprem import (
 )
 from stacks.config.pipelines import Pipelines
 from stacks.config.platform import PROJECT
-from stacks.config.teams import team_namespace
 from stacks.plan import pipelines as plan
 from stacks.plan.clusters import ONPREM
 from stacks.plan.mlflow import ONPREM_INSTANCES
@@ -141,7 +140,6 @@ def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
         db = _database(ctx, built, p, cluster, ctx.tags)
         airflow = Airflow(f"airflow-{cname}", AirflowArgs(
             namespace=p.namespace,
-            team_namespaces=tuple(team_namespace(t.name) for t in teams),
             database=MetadataDatabase(host=db.host, port=db.port, database=DATABASE,
                                       username=DATABASE, password=db.password, sslmode=db.sslmode),
             bundles=tuple(plan.dag_bundles(cfg)), git_sources=sources,

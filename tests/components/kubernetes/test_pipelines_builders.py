@@ -32,7 +32,7 @@ TABLE: dict[str, Any] = {
 
 def _values(**over: Any) -> dict[str, Any]:
     args: dict[str, Any] = dict(
-        namespace="airflow", team_namespaces=("team-fraud", "team-risk"),
+        namespace="airflow",
         bundles=({"name": "team-fraud", "classpath": "x.GitDagBundle", "kwargs": {}},),
         remote_log_folder="s3://logs/airflow-logs", remote_log_conn_id="hybridml_logs",
         api_server_config="# config", env_secret_keys=("AIRFLOW_CONN_GIT_FRAUD", CLIENT_SECRET_ENV),
@@ -138,3 +138,15 @@ def test_the_site_table_comes_from_the_file_the_platform_mounts(tmp_path, monkey
     (tmp_path / "sites.json").write_text(json.dumps(TABLE))
     monkeypatch.setenv(sites.SITES_FILE_ENV, str(tmp_path / "sites.json"))
     assert sites.allowed_sites("/b/team-fraud/p.py") == ["onprem", "aws/eu-west-1"]
+
+
+def test_task_role_is_granted_per_team_namespace_to_the_launching_identity_only():
+    from components.kubernetes.pipelines.remote import TASK_RULES, task_role_binding
+
+    home = task_role_binding("team-fraud", "airflow", "airflow-worker")
+    assert home["metadata"] == {"name": "airflow-tasks", "namespace": "team-fraud"}
+    assert home["roleRef"]["kind"] == "ClusterRole" and home["subjects"] == [
+        {"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "airflow"}]
+    verbs = {(g, r): rule["verbs"] for rule in TASK_RULES for g in rule["apiGroups"] for r in rule["resources"]}
+    assert "create" in verbs[("batch", "jobs")] and verbs[("", "pods/log")] == ["get"]
+    assert not any(r in ("secrets", "roles", "rolebindings", "pods/exec") for _, r in verbs)
