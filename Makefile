@@ -33,6 +33,11 @@ MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 JUPYTERHUB_VENV := .venv-jupyterhub
 JUPYTERHUB_STAMP := $(JUPYTERHUB_VENV)/.installed
 
+# The Airflow the pipeline tests parse DAGs and check sign-in with
+# (tests/airflow_real/requirements.txt: every package pinned, installed with --no-deps).
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+
 # One worker per core, each test file on one worker (its module fixtures preview once there);
 # the 15 slowest tests printed so a regression shows.
 PYTEST_ARGS ?= -n auto --dist loadfile --durations=15
@@ -63,6 +68,12 @@ $(JUPYTERHUB_STAMP): tests/jupyterhub_real/requirements.txt
 	$(JUPYTERHUB_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/jupyterhub_real/requirements.txt
 	touch $(JUPYTERHUB_STAMP)
 
+$(AIRFLOW_STAMP): tests/airflow_real/requirements.txt
+	$(call venv_for,$(PYTHON),$(AIRFLOW_VENV))
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r tests/airflow_real/requirements.txt
+	touch $(AIRFLOW_STAMP)
+
 preview: $(STAMP)
 	$(VENV)/bin/hybrid-ml preview dev
 
@@ -70,9 +81,9 @@ preview-prod: $(STAMP)
 	$(VENV)/bin/hybrid-ml preview prod
 
 # Lint first (ruff, rules in pyproject.toml): a finding fails the run like a failing test.
-test: $(DEV_STAMP) $(MLFLOW_STAMP) $(JUPYTERHUB_STAMP)
+test: $(DEV_STAMP) $(MLFLOW_STAMP) $(JUPYTERHUB_STAMP) $(AIRFLOW_STAMP)
 	$(VENV)/bin/ruff check .
-	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) HYBRIDML_JUPYTERHUB_VENV=$(JUPYTERHUB_VENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) HYBRIDML_JUPYTERHUB_VENV=$(JUPYTERHUB_VENV) HYBRIDML_AIRFLOW_VENV=$(AIRFLOW_VENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/preview_bench.py

@@ -16,6 +16,7 @@ import residency
 import tagging
 import transit
 import work_queues
+import workflow_charts
 from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(
@@ -32,6 +33,7 @@ PolicyPack(
         *protection.POLICIES,
         *kubernetes_workloads.POLICIES,
         *network.POLICIES,
+        *workflow_charts.POLICIES,
     ],
     readme=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     provider="multi-cloud",

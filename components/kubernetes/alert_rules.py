@@ -52,6 +52,8 @@ METRICS = {
     "kueue_reserved": "kueue_quota_reserved_workloads_total",
     "volume_available": "kubelet_volume_stats_available_bytes",
     "volume_capacity": "kubelet_volume_stats_capacity_bytes",
+    "airflow_heartbeat": "airflow_scheduler_heartbeat",
+    "airflow_import_errors": "airflow_dag_processing_import_errors",
 }
 #: kube-state-metrics exposes the node label `hybridml.io/gpu-pool` (allow-listed) as this.
 GPU_POOL_LABEL = "label_hybridml_io_gpu_pool"

@@ -110,6 +110,16 @@ CHARTS: dict[str, ChartPin] = {
         repository="https://hub.jupyter.org/helm-chart/",
         source="https://github.com/jupyterhub/zero-to-jupyterhub-k8s/blob/4.4.0/docs/source/changelog.md",
     ),
+    # Pipelines (services.pipelines): the official chart; its latest release in the chart index
+    # is 1.22.0 (2026-06-04). It runs Airflow 3.3.2 (values airflowVersion/defaultAirflowTag),
+    # the version tests/airflow_real/requirements.txt parses the DAGs with.
+    "airflow": ChartPin(
+        chart="airflow",
+        version="1.22.0",
+        repository="https://airflow.apache.org",
+        source="https://github.com/apache/airflow-site/pull/1554 (chart index 1.22.0) and "
+               "https://pypi.org/project/apache-airflow/3.3.2/",
+    ),
 }
 
 

@@ -23,6 +23,7 @@ from components.kubernetes.mlflow import IDENTITY_ENDPOINTS
 from components.kubernetes.monitoring import NAMESPACE as MONITORING_NAMESPACE
 from components.kubernetes.namespace import NamespaceQuota
 from components.kubernetes.notebooks import TeamNotebookAccess, TeamNotebookAccessArgs
+from components.kubernetes.pipelines.remote import bind_task_role
 from components.kubernetes.team import (
     WORKLOAD_SERVICE_ACCOUNT,
     TeamEnvironment,
@@ -45,6 +46,7 @@ from stacks.config.teams import Team, team_namespace, team_short_name, team_stor
 from stacks.plan.clusters import ONPREM
 from stacks.plan.kafka import site_ranges
 from stacks.plan.namespaces import CPU_LIMIT_FACTOR, scaled
+from stacks.plan.pipelines import task_sites
 from stacks.plan.teams import kafka_sites, team_classification
 from stacks.plan.work_queues import (
     borrowing_gpus,
@@ -193,6 +195,15 @@ def build_teams(ctx: ServiceContext, built: Built, where: StoreSite) -> None:
                                                                  ctx.providers.tls]))
             queue = _team_queue(ctx, queues, team, ref, tags, environment, group) \
                 if queued else None
+            pipelines = cfg.services.pipelines
+            if team.pipelines is not None and pipelines is not None \
+                    and ref in task_sites(cfg, team):
+                # Airflow runs the team's task Jobs in its namespace: its worker there, or the
+                # remote-site identity where the task is sent over the VPN.
+                bind_task_role(f"team-{team.name}-{cluster.plan.name}-airflow-tasks",
+                               team_namespace(team.name), ref not in pipelines.clusters, tags,
+                               pulumi.ResourceOptions(parent=group, depends_on=[environment],
+                                                      providers=[cluster.provider]))
             notebooks = cfg.services.notebooks
             if team.notebooks and notebooks is not None and ref in built.get("notebooks", {}):
                 TeamNotebookAccess(f"team-{team.name}-{cluster.plan.name}-notebooks",

@@ -23,6 +23,7 @@ RULE_MODULES = [
     "protection",
     "kubernetes_workloads",
     "network",
+    "workflow_charts",
 ]
 TEST_MODULES = [
     "test_policy_encryption",
@@ -34,6 +35,7 @@ TEST_MODULES = [
     "test_policy_protection",
     "test_policy_kubernetes",
     "test_policy_network",
+    "test_policy_workflow_charts",
 ]
 
 
@@ -46,7 +48,7 @@ def info():
 def test_every_policy_declares_name_level_severity_and_remediation(info) -> None:
     policies = info.policies
     assert info.pack_name == "hybrid-ml-security" and info.pack_version == "0.1.0"
-    assert len(policies) == len({p.name for p in policies}) == 35
+    assert len(policies) == len({p.name for p in policies}) == 36
     for p in policies:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", p.name), p.name
         assert p.description and p.display_name and p.remediation_steps, p.name

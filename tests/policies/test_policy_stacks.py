@@ -26,7 +26,7 @@ def test_stack_passes_with_no_mandatory_violation(
     )
     assert blocking(result) == []
     assert [d for d in result.diagnostics if d.enforcement_level == "advisory"] == []
-    assert len(result.policies) == 35
+    assert len(result.policies) == 36
 
 
 def _find(resources: list[dict[str, Any]], type_: str, name_part: str) -> dict[str, Any]:

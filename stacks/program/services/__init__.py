@@ -17,6 +17,7 @@ from stacks.checks import kafka as kafka_checks
 from stacks.checks import mlflow as mlflow_checks
 from stacks.checks import monitoring as monitoring_checks
 from stacks.checks import notebooks as notebook_checks
+from stacks.checks import pipelines as pipeline_checks
 from stacks.checks import serving as serving_checks
 from stacks.checks import work_queues as work_queue_checks
 from stacks.checks.problems import ConfigProblem
@@ -25,6 +26,7 @@ from stacks.plan import kafka as kafka_plan
 from stacks.plan import mlflow as mlflow_plan
 from stacks.plan import monitoring as monitoring_plan
 from stacks.plan import notebooks as notebook_plan
+from stacks.plan import pipelines as pipeline_plan
 from stacks.plan import serving as serving_plan
 from stacks.plan import work_queues as work_queue_plan
 from stacks.plan.placements import every_cluster, listed_clusters, model_clusters
@@ -33,6 +35,7 @@ from stacks.program.services.kafka import build_kafka
 from stacks.program.services.mlflow import build_mlflow
 from stacks.program.services.monitoring import build_monitoring
 from stacks.program.services.notebooks import build_notebooks
+from stacks.program.services.pipelines import build_pipelines
 from stacks.program.services.serving import build_serving
 from stacks.program.services.work_queues import build_work_queues
 
@@ -74,6 +77,8 @@ SERVICES: tuple[Service, ...] = (
             build_work_queues),
     Service("notebooks", "Team notebooks (JupyterHub)", notebook_checks.problems,
             notebook_plan.secret_keys, listed_clusters, build_notebooks),
+    Service("pipelines", "Airflow pipelines", pipeline_checks.problems, pipeline_plan.secret_keys,
+            listed_clusters, build_pipelines),
 )
 
 

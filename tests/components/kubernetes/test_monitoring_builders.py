@@ -243,8 +243,8 @@ def test_dashboard_config_map_is_labelled_for_the_sidecar():
 def test_rule_file_is_read_once_and_names_every_group():
     assert rule_templates() is rule_templates()
     assert [g.name for g in rule_templates()] == [
-        "hybridml.serving", "hybridml.gpu", "hybridml.workqueues", "hybridml.kafka",
-        "hybridml.certificates", "hybridml.clusters", "hybridml.notebooks"]
+        "hybridml.serving", "hybridml.gpu", "hybridml.workqueues", "hybridml.pipelines",
+        "hybridml.kafka", "hybridml.certificates", "hybridml.clusters", "hybridml.notebooks"]
 
 
 def test_a_group_that_needs_a_value_is_left_out_without_it():
