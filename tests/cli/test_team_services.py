@@ -13,6 +13,7 @@ import yaml
 from stacks.cli.main import main
 from tests.conftest import CONFIG_KEY, ROOT
 from tests.program.services.test_notebooks import NOTEBOOKS
+from tests.program.services.test_pipelines import SNIPPET as PIPELINES
 
 ROLE = "arn:aws:iam::444455556666:role/vision-ml"
 REPO = "git@git.example.com:vision/dags.git"
@@ -23,7 +24,7 @@ def _project(tmp: Path, services: dict[str, Any]) -> Path:
         shutil.copy(ROOT / name, tmp / name)
     doc = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     platform = doc["config"][CONFIG_KEY]
-    platform["kubernetes"]["namespaces"].append({"name": "notebooks"})
+    platform["kubernetes"]["namespaces"] += [{"name": "notebooks"}, {"name": "airflow"}]
     platform["services"].update(services)
     (tmp / "Pulumi.prod.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return tmp
@@ -31,7 +32,7 @@ def _project(tmp: Path, services: dict[str, Any]) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return _project(tmp_path, {"notebooks": NOTEBOOKS, "pipelines": {"clusters": ["onprem"]}})
+    return _project(tmp_path, {"notebooks": NOTEBOOKS, "pipelines": PIPELINES["pipelines"]})
 
 
 def _add(capsys: Any, project: Path, *flags: str) -> tuple[int, str, str]:
