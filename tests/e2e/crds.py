@@ -21,27 +21,33 @@ from tests.e2e.binaries import module_dir, versions
 @dataclass(frozen=True)
 class CrdSource:
     name: str
-    module: str
-    version_key: str  # in versions.env
+    key: str  # versions.env holds <key>_MODULE and <key>_VERSION
     globs: tuple[str, ...]  # inside the module
+
+    @property
+    def module(self) -> str:
+        return versions()[f"{self.key}_MODULE"]
+
+    @property
+    def version(self) -> str:
+        return versions()[f"{self.key}_VERSION"]
 
 
 SOURCES = (
-    CrdSource("gateway-api", "sigs.k8s.io/gateway-api", "GATEWAY_API_VERSION",
+    CrdSource("gateway-api", "GATEWAY_API",
               # The channel Envoy Gateway's chart installs (its gatewayapi-crds.yaml).
               ("config/crd/experimental/gateway.networking.k8s.io_*.yaml",
                "config/crd/experimental/gateway.networking.x-k8s.io_*.yaml")),
-    CrdSource("envoy-gateway", "github.com/envoyproxy/gateway", "ENVOY_GATEWAY_VERSION",
+    CrdSource("envoy-gateway", "ENVOY_GATEWAY",
               ("charts/gateway-helm/crds/generated/*.yaml",)),
-    CrdSource("cert-manager", "github.com/cert-manager/cert-manager", "CERT_MANAGER_VERSION",
+    CrdSource("cert-manager", "CERT_MANAGER",
               ("deploy/crds/*.yaml",)),
-    CrdSource("prometheus-operator", "github.com/prometheus-operator/prometheus-operator",
-              "PROMETHEUS_OPERATOR_VERSION", ("example/prometheus-operator-crd/*.yaml",)),
-    CrdSource("cloudnative-pg", "github.com/cloudnative-pg/cloudnative-pg", "CLOUDNATIVE_PG_VERSION",
+    CrdSource("prometheus-operator", "PROMETHEUS_OPERATOR", ("example/prometheus-operator-crd/*.yaml",)),
+    CrdSource("cloudnative-pg", "CLOUDNATIVE_PG",
               ("config/crd/bases/*.yaml",)),
-    CrdSource("kueue", "sigs.k8s.io/kueue", "KUEUE_VERSION", ("config/components/crd/bases/*.yaml",)),
-    CrdSource("jobset", "sigs.k8s.io/jobset", "JOBSET_VERSION", ("config/components/crd/bases/*.yaml",)),
-    CrdSource("kuberay", "github.com/ray-project/kuberay/ray-operator", "KUBERAY_VERSION",
+    CrdSource("kueue", "KUEUE", ("config/components/crd/bases/*.yaml",)),
+    CrdSource("jobset", "JOBSET", ("config/components/crd/bases/*.yaml",)),
+    CrdSource("kuberay", "KUBERAY",
               ("config/crd/bases/*.yaml",)),
 )
 
@@ -60,7 +66,7 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def load(source: CrdSource) -> list[dict[str, Any]]:
-    root = module_dir(source.module, versions()[source.version_key])
+    root = module_dir(source.module, source.version)
     docs = []
     for pattern in source.globs:
         for path in sorted(root.glob(pattern)):
@@ -83,7 +89,7 @@ def install(client: Client, timeout: float = 180.0) -> Installed:
     crds = []
     for source in SOURCES:
         docs = load(source)
-        by_source[f"{source.name} v{versions()[source.version_key]}"] = [d["metadata"]["name"] for d in docs]
+        by_source[f"{source.name} v{source.version}"] = [d["metadata"]["name"] for d in docs]
         crds += docs
     for crd in crds:
         r = client.apply(crd, dry_run=False)

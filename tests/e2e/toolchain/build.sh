@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the e2e toolchain (etcd, kube-apiserver) from published Go modules into a cache
-# outside the repository, one folder per piece and version:
+# outside the repository, and downloads the operators' modules the CRDs are read from (piece
+# `crds`, into the Go module cache). One folder per binary and version:
 #   ${HYBRIDML_E2E_CACHE:-$HOME/.cache/hybrid-ml-e2e}/<piece>-<version>/<piece>
 # A piece already in the cache is reused. Each build's wall time and peak RAM
 # (/usr/bin/time -v) go to <piece>-<version>/build.log. Usage: build.sh [piece ...]
@@ -45,12 +46,27 @@ build() {  # build PIECE VERSION LDFLAGS
     grep -E "Elapsed \(wall clock\)|Maximum resident" "$dir/build.log" | sed "s/^\s*/  $piece: /"
 }
 
+crds() {  # every <X>_MODULE of versions.env at v<X>_VERSION, into the Go module cache
+    local var key module
+    for var in $(compgen -v | grep '_MODULE$'); do
+        key="${var%_MODULE}"
+        module="${!var}"
+        local version_var="${key}_VERSION"
+        (cd "$cache" && go mod download "$module@v${!version_var}") || {
+            echo "crds: go mod download $module@v${!version_var} failed" >&2
+            return 1
+        }
+    done
+    echo "crds: operator modules in $(go env GOMODCACHE)"
+}
+
 pieces=("$@")
-[ ${#pieces[@]} -gt 0 ] || pieces=(etcd kube-apiserver)
+[ ${#pieces[@]} -gt 0 ] || pieces=(etcd kube-apiserver crds)
 for piece in "${pieces[@]}"; do
     case "$piece" in
         etcd) build etcd "$ETCD_VERSION" "-s -w" ;;
         kube-apiserver) build kube-apiserver "$KUBERNETES_VERSION" "$(k8s_ldflags)" ;;
+        crds) crds ;;
         *) echo "unknown piece: $piece" >&2; exit 2 ;;
     esac
 done
