@@ -135,6 +135,10 @@ class Client:
         return self.request("DELETE", self.path_of(obj))
 
 
+class ServerExited(RuntimeError):
+    """etcd or kube-apiserver stopped while starting."""
+
+
 def _wait(what: str, ok: Any, logs: list[Path], timeout: float = START_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -154,32 +158,44 @@ class ApiServer:
         self.procs: list[subprocess.Popen] = []
         self.client: Client | None = None
 
-    def _spawn(self, name: str, argv: list[str]) -> Path:
-        log = self.dir / f"{name}.log"
+    def _spawn(self, name: str, argv: list[str], run: Path) -> Path:
+        log = run / f"{name}.log"
         with log.open("wb") as out:
             self.procs.append(subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL, cwd=self.dir))
+                                               stdin=subprocess.DEVNULL, cwd=run))
         return log
 
-    def start(self) -> Client:
-        pki = self.dir / "pki"
+    def start(self, attempts: int = 3) -> Client:
+        """Start both; a process that exits at once (a free port taken meanwhile) is retried."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start(self.dir / f"run{attempt}")
+            except ServerExited:
+                self.stop()
+                if attempt == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start(self, run: Path) -> Client:
+        run.mkdir(parents=True)
+        pki = run / "pki"
         make_pki(pki)
         client_port, peer_port, port = free_port(), free_port(), free_port()
         etcd_url = f"http://127.0.0.1:{client_port}"
         etcd_log = self._spawn("etcd", [
-            str(self.etcd_bin), "--name", "e2e", "--data-dir", str(self.dir / "etcd-data"),
+            str(self.etcd_bin), "--name", "e2e", "--data-dir", str(run / "etcd-data"),
             "--listen-client-urls", etcd_url, "--advertise-client-urls", etcd_url,
             "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
             "--initial-cluster", f"e2e=http://127.0.0.1:{peer_port}",
             "--unsafe-no-fsync", "--log-level", "warn",
-        ])
-        _wait("etcd", lambda: _http_ok(f"{etcd_url}/health"), [etcd_log])
+        ], run)
+        _wait("etcd", lambda: self._alive([etcd_log]) and _http_ok(f"{etcd_url}/health"), [etcd_log])
         api_log = self._spawn("kube-apiserver", [
             str(self.apiserver_bin),
             "--etcd-servers", etcd_url,
             "--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
-            "--secure-port", str(port), "--cert-dir", str(self.dir / "certs"),
+            "--secure-port", str(port), "--cert-dir", str(run / "certs"),
             "--tls-cert-file", str(pki / "server.crt"), "--tls-private-key-file", str(pki / "server.key"),
             "--client-ca-file", str(pki / "ca.crt"),
             "--service-account-key-file", str(pki / "sa.pub"),
@@ -191,7 +207,7 @@ class ApiServer:
             "--anonymous-auth=false", "--profiling=false",
             # The kubernetes Service cannot point at a loopback address; nothing here needs it.
             "--endpoint-reconciler-type", "none",
-        ])
+        ], run)
         session = requests.Session()
         # Our CA, not REQUESTS_CA_BUNDLE (which requests lets override a session's `verify`).
         session.trust_env = False
@@ -200,9 +216,7 @@ class ApiServer:
         client = Client(f"https://127.0.0.1:{port}", session)
 
         def ready() -> bool:
-            if any(p.poll() is not None for p in self.procs):
-                raise RuntimeError("etcd or kube-apiserver exited:\n"
-                                   + "\n".join(api_log.read_text(errors="replace").splitlines()[-40:]))
+            self._alive([etcd_log, api_log])
             try:
                 return client.get("/readyz").status == 200
             except requests.RequestException:
@@ -213,6 +227,13 @@ class ApiServer:
         client.builtin = set(client.resources)
         self.client = client
         return client
+
+    def _alive(self, logs: list[Path]) -> bool:
+        if any(p.poll() is not None for p in self.procs):
+            raise ServerExited("etcd or kube-apiserver exited:\n" + "\n".join(
+                f"--- {p.name}:\n" + "\n".join(p.read_text(errors="replace").splitlines()[-30:])
+                for p in logs))
+        return True
 
     def stop(self) -> None:
         for p in reversed(self.procs):

@@ -74,11 +74,13 @@ class E2eMocks(PreviewMocks):
     def __init__(self) -> None:
         # Made here, once: the SDK calls new_resource from several threads at a time.
         self.pems = _stand_in_pems()
+        self.stood_in: list[str] = []  # "<type> <name>.<output>" of each generated stand-in
 
     def new_resource(self, args):
         rid, outputs = super().new_resource(args)
         pems = self.pems
         names = GENERATED.get(args.typ, ())
+        self.stood_in += [f"{args.typ} {args.name}.{n}" for n in names]  # list.extend: atomic
         return rid, {**outputs, **{n: pems.get(n, f"e2e-stand-in-{n}-{args.name}") for n in names}}
 
 

@@ -54,7 +54,11 @@ def previews():
     """The committed dev and prod stacks previewed with `E2eMocks` (see tests/e2e/objects.py)."""
     from stacks.preview.run import run_preview
 
-    return {stack: run_preview(ROOT, stack, resource_mocks=E2eMocks()) for stack in ("dev", "prod")}
+    out = {}
+    for stack in ("dev", "prod"):
+        mocks = E2eMocks()
+        out[stack] = (run_preview(ROOT, stack, resource_mocks=mocks), mocks)
+    return out
 
 
 def test_a_wrong_object_is_refused_with_the_servers_message(kube_apiserver, crds):
@@ -74,7 +78,7 @@ def test_a_wrong_object_is_refused_with_the_servers_message(kube_apiserver, crds
 
 
 def test_crds_of_every_custom_resource_are_installed(kube_apiserver, crds, previews):
-    used = {(o.body["apiVersion"], o.kind) for preview in previews.values()
+    used = {(o.body["apiVersion"], o.kind) for preview, _ in previews.values()
             for o in e2e_objects(preview)[0]}
     custom = {(av.rsplit("/", 1)[0], kind) for av, kind in used - kube_apiserver.builtin}
     missing = sorted(gk for gk in custom if gk not in crds.kinds)
@@ -89,12 +93,14 @@ def test_crds_of_every_custom_resource_are_installed(kube_apiserver, crds, previ
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_object_is_accepted_by_the_real_api_server(stack, previews, kube_apiserver, crds):
-    objects, subs = e2e_objects(previews[stack])
+    preview, mocks = previews[stack]
+    objects, subs = e2e_objects(preview)
     clusters = sorted({o.cluster for o in objects})
     results = [validate_cluster(kube_apiserver, c, [o for o in objects if o.cluster == c]) for c in clusters]
 
-    lines = [f"{stack}: {len(objects)} objects on {len(clusters)} clusters; substituted: "
-             f"{len(subs.secrets)} secret values (the preview's stand-ins), "
+    lines = [f"{stack}: {len(objects)} objects on {len(clusters)} clusters; stand-ins: "
+             f"{len(mocks.stood_in)} generated outputs (random, tls), "
+             f"{len(subs.secrets)} secret values sent as the preview has them, "
              f"{len(subs.unknowns)} unknown values"]
     lines += [f"    unknown: {u}" for u in subs.unknowns]
     for r in results:
