@@ -83,7 +83,26 @@ preview-prod: $(STAMP)
 # Lint first (ruff, rules in pyproject.toml): a finding fails the run like a failing test.
 test: $(DEV_STAMP) $(MLFLOW_STAMP) $(JUPYTERHUB_STAMP) $(AIRFLOW_STAMP)
 	$(VENV)/bin/ruff check .
-	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) HYBRIDML_JUPYTERHUB_VENV=$(JUPYTERHUB_VENV) HYBRIDML_AIRFLOW_VENV=$(AIRFLOW_VENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	HYBRIDML_MLFLOW_VENV=$(MLFLOW_VENV) HYBRIDML_JUPYTERHUB_VENV=$(JUPYTERHUB_VENV) HYBRIDML_AIRFLOW_VENV=$(AIRFLOW_VENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS) --ignore=tests/e2e
+	$(MAKE) e2e
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/preview_bench.py
+
+# --- e2e: a real etcd + kube-apiserver judging every object the previews render --------------
+# (docs/testing.md). `e2e-toolchain` builds them from Go modules (versions:
+# tests/e2e/toolchain/versions.env) into ${HYBRIDML_E2E_CACHE:-~/.cache/hybrid-ml-e2e}, reused when
+# present; needs Go >= 1.26 and openssl. `e2e` runs tests/e2e, where a missing toolchain fails.
+.PHONY: e2e-toolchain e2e e2e-engine-toolchain
+
+e2e-toolchain:
+	@command -v go >/dev/null || { echo "error: the e2e toolchain is built with Go (>= 1.26): install it, e.g. from https://go.dev/dl/" >&2; exit 1; }
+	tests/e2e/toolchain/build.sh
+
+e2e: $(DEV_STAMP) e2e-toolchain
+	HYBRIDML_E2E_REQUIRED=1 $(VENV)/bin/python -m pytest tests/e2e -p no:xdist --durations=5
+
+# Not in CI: the Pulumi CLI and kubernetes provider for a real-engine run, which waits for a
+# served Python language host (docs/testing.md); about 30 min cold, 2-4 GB RAM.
+e2e-engine-toolchain:
+	tests/e2e/toolchain/build.sh pulumi pulumi-resource-kubernetes
