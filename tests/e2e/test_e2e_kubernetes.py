@@ -49,15 +49,38 @@ def test_pod_security_admission_is_enforced(kube_apiserver):
             kube_apiserver.request("PUT", "/api/v1/namespaces/e2e-psa/finalize", json=body)
 
 
+def _prod_with_a_team(tmp) -> object:
+    """Prod with notebooks, pipelines and team `fraud` using them, its work queues bursting to
+    AWS: the team's objects (queues, MultiKueue, notebook access, task RoleBinding) that the
+    committed stacks, which have no team, never render."""
+    from tests.conftest import stack_platform, write_stack
+    from tests.program.conftest import TEAM_FRAUD
+    from tests.program.services.test_notebooks import NOTEBOOKS
+    from tests.program.services.test_pipelines import SNIPPET
+
+    platform = stack_platform("prod")
+    platform["kubernetes"]["namespaces"] += [{"name": "notebooks"}, {"name": "airflow"}]
+    platform["services"]["notebooks"] = NOTEBOOKS
+    platform["services"]["pipelines"] = SNIPPET["pipelines"]
+    platform["teams"] = [{**TEAM_FRAUD, "notebooks": True, "pipelines": {
+        "dagRepo": "git@git.hml.internal:fraud/dags.git", "deployKeyKey": "fraudDagDeployKey"}}]
+    return write_stack(tmp, "prod", platform)
+
+
+#: The stacks judged: the committed dev and prod, and prod with a team on every service.
+STACKS = {"dev": "dev", "prod": "prod", "prod-team": "prod"}
+
+
 @pytest.fixture(scope="module")
-def previews():
-    """The committed dev and prod stacks previewed with `E2eMocks` (see tests/e2e/objects.py)."""
+def previews(tmp_path_factory):
+    """The stacks previewed with `E2eMocks` (see tests/e2e/objects.py)."""
     from stacks.preview.run import run_preview
 
     out = {}
-    for stack in ("dev", "prod"):
+    for name, stack in STACKS.items():
+        project = ROOT if name == stack else _prod_with_a_team(tmp_path_factory.mktemp(name))
         mocks = E2eMocks()
-        out[stack] = (run_preview(ROOT, stack, resource_mocks=mocks), mocks)
+        out[name] = (run_preview(project, stack, resource_mocks=mocks), mocks)
     return out
 
 
@@ -84,14 +107,14 @@ def test_crds_of_every_custom_resource_are_installed(kube_apiserver, crds, previ
     missing = sorted(gk for gk in custom if gk not in crds.kinds)
     lines = [f"CRDs installed: {sum(map(len, crds.by_source.values()))}"]
     lines += [f"  {src}: {len(names)}" for src, names in crds.by_source.items()]
-    lines.append(f"custom resource kinds in dev+prod: {len(custom)}; without a CRD: "
+    lines.append(f"custom resource kinds in {'+'.join(STACKS)}: {len(custom)}; without a CRD: "
                  + (", ".join(f"{k} ({g})" for g, k in missing) or "none"))
     write_report("1-crds", "\n".join(lines))
     assert [gk for gk in missing if gk[0] not in UNAVAILABLE] == []
     assert len(crds.by_source) == len(SOURCES)
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", list(STACKS))
 def test_every_object_is_accepted_by_the_real_api_server(stack, previews, kube_apiserver, crds):
     preview, mocks = previews[stack]
     objects, subs = e2e_objects(preview)
