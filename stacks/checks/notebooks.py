@@ -6,9 +6,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from stacks.checks.problems import ConfigProblem, key_path
+from stacks.checks.problems import MISSING, ConfigProblem, key_path
 from stacks.config.platform import PlatformConfig
-from stacks.plan.clusters import clusters_by_ref
+from stacks.plan.clusters import ONPREM, clusters_by_ref
 
 
 def _unpinned(image: str) -> bool:
@@ -40,6 +40,13 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
             add(("services", "notebooks", "clusters", i), ref, f"allowed: clusters of this stack ({known})")
         elif n.clusters.index(ref) != i:
             add(("services", "notebooks", "clusters", i), ref, "each cluster may appear once")
+        elif n.managed_database(cfg.environment) and ref != ONPREM:
+            add(("services", "notebooks", "clusters", i), ref,
+                "in prod the hub's database is a CloudNativePG PostgreSQL on the on-prem cluster "
+                "(cloud hubs have no managed database here); allowed: onprem")
+    if n.managed_database(cfg.environment) and n.database.volume_snapshot_class is None:
+        add(("services", "notebooks", "database", "volumeSnapshotClass"), MISSING,
+            "required in prod: the hub's database is backed up by volume snapshots of this class")
     namespaces = [ns.name for ns in cfg.kubernetes.namespaces] if cfg.kubernetes else []
     if n.namespace not in namespaces:
         add(("services", "notebooks", "namespace"), n.namespace,
