@@ -6,9 +6,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from components.kubernetes.objects import quantity
 from stacks.checks.problems import MISSING, ConfigProblem, key_path
 from stacks.config.platform import PlatformConfig
 from stacks.plan.clusters import ONPREM, clusters_by_ref
+from stacks.plan.mlflow import ONPREM_INSTANCES
 
 
 def _unpinned(image: str) -> bool:
@@ -51,6 +53,19 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
     if n.namespace not in namespaces:
         add(("services", "notebooks", "namespace"), n.namespace,
             f"allowed: platform namespaces of kubernetes.namespaces ({', '.join(namespaces) or 'none'})")
+    ns = next((x for x in cfg.kubernetes.namespaces if x.name == n.namespace), None) if cfg.kubernetes else None
+    if ns is not None and n.managed_database(cfg.environment):
+        k = cfg.kubernetes.namespaces.index(ns)
+        instances = ONPREM_INSTANCES[n.high_availability(cfg.environment)]
+        room = quantity(ns.quota.storage) / quantity("1Gi")
+        if instances * n.database.storage_gb > room:
+            add(("services", "notebooks", "database", "storageGb"), n.database.storage_gb,
+                f"{instances} database volume(s) must fit the {n.namespace} namespace's quota "
+                f"(kubernetes.namespaces[{k}].quota.storage = {ns.quota.storage}): at most "
+                f"{int(room // instances)}, or raise the quota")
+        if instances > ns.quota.volume_claims:
+            add(("kubernetes", "namespaces", k, "quota", "volumeClaims"), ns.quota.volume_claims,
+                f"at least {instances}: the hub's database has {instances} volumes")
     for key, image in (("image", n.image), ("gpuImage", n.gpu_image)):
         if image is not None and _unpinned(image):
             add(("services", "notebooks", key), image,

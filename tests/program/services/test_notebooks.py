@@ -177,8 +177,11 @@ def test_unpinned_images_unknown_clusters_and_hubless_teams_are_refused_with_key
 
 def test_in_prod_a_cloud_hub_and_a_hub_database_without_backups_are_refused():
     platform = with_notebooks()
-    platform["services"]["notebooks"].update({"clusters": ["onprem", "aws/eu-west-1"], "database": {}})
+    platform["services"]["notebooks"].update({"clusters": ["onprem", "aws/eu-west-1"],
+                                               "database": {"storageGb": 200}})
     problems = _problems(platform)
+    assert any(p.startswith("services.notebooks.database.storageGb: bad value 200")
+               and "at most 166" in p for p in problems), problems
     assert any(p.startswith("services.notebooks.clusters[1]: bad value 'aws/eu-west-1'")
                and "allowed: onprem" in p for p in problems), problems
     assert any(p.startswith("services.notebooks.database.volumeSnapshotClass") and "required in prod" in p
