@@ -8,6 +8,7 @@ Exports `notebooks`: per cluster name the hub's URL and the teams it serves.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -46,27 +47,43 @@ def _api_server_cidrs(cfg: PlatformConfig, cluster: Cluster) -> tuple[str, ...]:
     return _RFC1918
 
 
-def _operator(ctx: ServiceContext, cluster: Cluster) -> pulumi.Resource:
-    """The CloudNativePG operator: MLflow's when MLflow runs on this cluster, else our own."""
+@dataclass(frozen=True)
+class NotebooksBuilt:
+    """What the notebooks hand on."""
+
+    #: Per cluster ref: the hub's URL.
+    urls: dict[str, str]
+    #: Per cluster ref: the CloudNativePG operator the hub's database installed there (none
+    #: where MLflow's is reused or the hub keeps SQLite); services built later reuse it.
+    cnpg_operators: dict[str, pulumi.Resource]
+
+
+def _operator(ctx: ServiceContext, cluster: Cluster,
+              operators: dict[str, pulumi.Resource]) -> pulumi.Resource:
+    """The CloudNativePG operator: MLflow's when MLflow runs on this cluster, else our own
+    (recorded in `operators` for the services built later)."""
     mlflow = ctx.cfg.services.mlflow
     if mlflow is not None and cluster.plan.ref in mlflow.clusters:
         return cluster.addons.namespaces[mlflow.namespace]
     op = CloudNativePgOperator(f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=ctx.tags),
                                pulumi.ResourceOptions(providers=[cluster.provider]))
+    operators[cluster.plan.ref] = op.release
     return op.release
 
 
-def _database(ctx: ServiceContext, built: Built, n: Notebooks, cluster: Cluster) -> OnPremPostgres:
+def _database(ctx: ServiceContext, built: Built, n: Notebooks, cluster: Cluster,
+              operators: dict[str, pulumi.Resource]) -> OnPremPostgres:
     """The hub's PostgreSQL in its namespace (TLS required; only the hub pods may connect)."""
     cfg = ctx.cfg
     assert cluster.plan.site == ONPREM  # checks refuse cloud hubs in prod
     ha = n.high_availability(cfg.environment)
+    operator = _operator(ctx, cluster, operators)
     return OnPremPostgres(f"notebooks-db-{cluster.plan.name}", OnPremPostgresArgs(
         name=DATABASE, prefix=cfg.prefix, tags=ctx.tags, protect=cfg.protect,
         high_availability=ha, backup_retention_days=n.backup_retention_days(cfg.environment),
         storage_gb=n.database.storage_gb, database=DATABASE, username=DATABASE,
         namespace=n.namespace, instances=ONPREM_INSTANCES[ha],
-        storage_size=f"{n.database.storage_gb}Gi", operator=_operator(ctx, cluster),
+        storage_size=f"{n.database.storage_gb}Gi", operator=operator,
         volume_snapshot_class=n.database.volume_snapshot_class,
         monitoring_crds=monitoring_crds(built, cluster.plan.ref),
         client_pod_labels=dict(HUB_POD_LABELS), api_server_cidrs=_api_server_cidrs(cfg, cluster),
@@ -74,13 +91,14 @@ def _database(ctx: ServiceContext, built: Built, n: Notebooks, cluster: Cluster)
                               depends_on=[cluster.addons.namespaces[n.namespace]]))
 
 
-def build_notebooks(ctx: ServiceContext, built: Built) -> dict[str, str]:
+def build_notebooks(ctx: ServiceContext, built: Built) -> NotebooksBuilt:
     """Create the hub on every configured cluster; export its stack output."""
     cfg = ctx.cfg
     n = cfg.services.notebooks
     assert n is not None and cfg.kubernetes is not None
     client_secret = pulumi.Config(PROJECT).require_secret(n.oidc.client_secret_key)
     urls: dict[str, str] = {}
+    operators: dict[str, pulumi.Resource] = {}
     summary: dict[str, Any] = {}
     for ref in n.clusters:
         cluster = ctx.clusters[ref]
@@ -88,7 +106,7 @@ def build_notebooks(ctx: ServiceContext, built: Built) -> dict[str, str]:
         teams = notebook_teams(cfg, ref)
         host = hostname(cname, cfg.kubernetes.base_domain)
         wait = [cluster.addons.namespaces[n.namespace], cluster.addons.releases["envoy-gateway"]]
-        db = _database(ctx, built, n, cluster) if n.managed_database(cfg.environment) else None
+        db = _database(ctx, built, n, cluster, operators) if n.managed_database(cfg.environment) else None
         hub = NotebookHub(f"notebooks-{cname}", NotebookHubArgs(
             namespace=n.namespace, hostname=host, settings=hub_settings(cfg, ref, cname),
             client_secret=client_secret,
@@ -105,4 +123,4 @@ def build_notebooks(ctx: ServiceContext, built: Built) -> dict[str, str]:
             {"engine": "postgresql", "service": "cloudnative-pg", "host": db.host} if db
             else {"engine": "sqlite", "service": "chart volume (sqlite-pvc)"})}
     pulumi.export(OUTPUT, summary)
-    return urls
+    return NotebooksBuilt(urls=urls, cnpg_operators=operators)

@@ -188,6 +188,22 @@ def test_in_prod_a_cloud_hub_and_a_hub_database_without_backups_are_refused():
                for p in problems), problems
 
 
+def test_in_prod_the_hub_and_airflow_share_a_postgres_operator_only_through_mlflow():
+    from tests.program.services.test_pipelines import SNIPPET
+
+    platform = with_notebooks()
+    platform["kubernetes"]["namespaces"].append({"name": "airflow"})
+    platform["services"]["pipelines"] = json.loads(json.dumps(SNIPPET["pipelines"]))
+    mlflow = platform["services"]["mlflow"]
+    mlflow["clusters"] = [c for c in mlflow["clusters"] if c != "onprem"]
+    mlflow.pop("onprem", None)
+    problems = _problems(platform)
+    assert any(p.startswith("services.notebooks.clusters[0]: bad value 'onprem'")
+               and "services.mlflow.clusters" in p for p in problems), problems
+    platform["services"]["mlflow"] = with_notebooks()["services"]["mlflow"]
+    assert parse_platform(platform).services.notebooks is not None
+
+
 def test_a_team_with_notebooks_needs_the_service():
     platform = stack_platform("prod")
     platform["teams"] = [{**TEAM_FRAUD, "notebooks": True}]
