@@ -8,6 +8,7 @@ Exports `notebooks`: per cluster name the hub's URL and the teams it serves.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,14 +49,23 @@ def _api_server_cidrs(cfg: PlatformConfig, cluster: Cluster) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class NotebooksBuilt:
-    """What the notebooks hand on."""
+class NotebooksBuilt(Mapping[str, str]):
+    """What the notebooks hand on: as a mapping, per cluster ref the hub's URL (the teams read
+    where a hub runs from it); and the CloudNativePG operators the hubs' databases installed."""
 
-    #: Per cluster ref: the hub's URL.
     urls: dict[str, str]
-    #: Per cluster ref: the CloudNativePG operator the hub's database installed there (none
-    #: where MLflow's is reused or the hub keeps SQLite); services built later reuse it.
+    #: Per cluster ref: the operator installed for the hub's database (none where MLflow's is
+    #: reused or the hub keeps SQLite); services built later should reuse it.
     cnpg_operators: dict[str, pulumi.Resource]
+
+    def __getitem__(self, ref: str) -> str:
+        return self.urls[ref]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.urls)
+
+    def __len__(self) -> int:
+        return len(self.urls)
 
 
 def _operator(ctx: ServiceContext, cluster: Cluster,
