@@ -6,9 +6,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from stacks.checks.problems import ConfigProblem, key_path
+from components.kubernetes.objects import quantity
+from stacks.checks.problems import MISSING, ConfigProblem, key_path
 from stacks.config.platform import PlatformConfig
-from stacks.plan.clusters import clusters_by_ref
+from stacks.plan.clusters import ONPREM, clusters_by_ref
+from stacks.plan.mlflow import ONPREM_INSTANCES
 
 
 def _unpinned(image: str) -> bool:
@@ -40,10 +42,39 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
             add(("services", "notebooks", "clusters", i), ref, f"allowed: clusters of this stack ({known})")
         elif n.clusters.index(ref) != i:
             add(("services", "notebooks", "clusters", i), ref, "each cluster may appear once")
+        elif n.managed_database(cfg.environment) and ref != ONPREM:
+            add(("services", "notebooks", "clusters", i), ref,
+                "in prod the hub's database is a CloudNativePG PostgreSQL on the on-prem cluster "
+                "(cloud hubs have no managed database here); allowed: onprem")
+    mlflow, pipelines = cfg.services.mlflow, cfg.services.pipelines
+    if (n.managed_database(cfg.environment) and ONPREM in n.clusters and pipelines is not None
+            and ONPREM in pipelines.clusters and not (mlflow and ONPREM in mlflow.clusters)):
+        # Both would install the CloudNativePG operator there; until the pipelines reuse the
+        # hub's (NotebooksBuilt.cnpg_operators) only MLflow's can be shared.
+        add(("services", "notebooks", "clusters", n.clusters.index(ONPREM)), ONPREM,
+            "in prod the hub's and Airflow's databases on one cluster need MLflow there too "
+            "(its CloudNativePG operator is the one they share): add onprem to "
+            "services.mlflow.clusters, or leave out the hub or Airflow")
+    if n.managed_database(cfg.environment) and n.database.volume_snapshot_class is None:
+        add(("services", "notebooks", "database", "volumeSnapshotClass"), MISSING,
+            "required in prod: the hub's database is backed up by volume snapshots of this class")
     namespaces = [ns.name for ns in cfg.kubernetes.namespaces] if cfg.kubernetes else []
     if n.namespace not in namespaces:
         add(("services", "notebooks", "namespace"), n.namespace,
             f"allowed: platform namespaces of kubernetes.namespaces ({', '.join(namespaces) or 'none'})")
+    ns = next((x for x in cfg.kubernetes.namespaces if x.name == n.namespace), None) if cfg.kubernetes else None
+    if ns is not None and n.managed_database(cfg.environment):
+        k = cfg.kubernetes.namespaces.index(ns)
+        instances = ONPREM_INSTANCES[n.high_availability(cfg.environment)]
+        room = quantity(ns.quota.storage) / quantity("1Gi")
+        if instances * n.database.storage_gb > room:
+            add(("services", "notebooks", "database", "storageGb"), n.database.storage_gb,
+                f"{instances} database volume(s) must fit the {n.namespace} namespace's quota "
+                f"(kubernetes.namespaces[{k}].quota.storage = {ns.quota.storage}): at most "
+                f"{int(room // instances)}, or raise the quota")
+        if instances > ns.quota.volume_claims:
+            add(("kubernetes", "namespaces", k, "quota", "volumeClaims"), ns.quota.volume_claims,
+                f"at least {instances}: the hub's database has {instances} volumes")
     for key, image in (("image", n.image), ("gpuImage", n.gpu_image)):
         if image is not None and _unpinned(image):
             add(("services", "notebooks", key), image,

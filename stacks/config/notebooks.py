@@ -9,6 +9,10 @@ The sign-in has its own `oidc` block rather than reusing `services.mlflow.oidc`:
 separate client at the IdP (its own redirect URL and secret, rotated on its own), and notebooks
 must not need MLflow to exist. Its issuer, username claim and group claims are of the same
 shape and should name the same IdP and claims (the checks say so when both are configured).
+
+The hub's own database (users, servers, tokens): in prod a CloudNativePG PostgreSQL next to the
+hub (on-prem only, TLS required, backed up by volume snapshots); elsewhere SQLite on a volume of
+the chart (`sqlite-pvc`), lost with the release and never backed up.
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ class NotebooksOidc(ConfigModel):
     public HTTPS and these ranges on 443."""
 
 
+class NotebooksDatabase(ConfigModel):
+    """The hub's PostgreSQL in prod (CloudNativePG in the hub's namespace); unused elsewhere."""
+
+    storage_gb: int = Field(default=10, ge=1, le=1024)
+    """Volume size of each instance in GiB (the hub's tables are small); all instances must
+    fit the notebooks namespace's storage quota."""
+    high_availability: bool | None = None
+    """Three instances on different nodes instead of one. Default: true in prod."""
+    backup_retention_days: int | None = Field(default=None, ge=1, le=35)
+    """Intended retention of the snapshots (pruned outside, see runbooks/notebooks.md).
+    Default: 14 in prod, 7 elsewhere."""
+    volume_snapshot_class: str | None = Field(
+        default=None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    """VolumeSnapshotClass the database is backed up with (daily). Required in prod."""
+
+
 class Notebooks(ConfigModel):
     """JupyterHub for the teams that ask for notebooks (`teams[].notebooks`)."""
 
@@ -77,3 +97,17 @@ class Notebooks(ConfigModel):
     """Servers idle this long are stopped (their home volume stays)."""
     max_age_hours: int = Field(default=0, ge=0, le=30 * 24)
     """Servers running this long are stopped even when busy (0: no limit)."""
+    database: NotebooksDatabase = Field(default_factory=NotebooksDatabase)
+    """The hub's database in prod (on-prem CloudNativePG); outside prod the chart's SQLite."""
+
+    def managed_database(self, environment: str) -> bool:
+        """In prod the hub keeps its state in PostgreSQL; elsewhere in the chart's SQLite."""
+        return environment == "prod"
+
+    def high_availability(self, environment: str) -> bool:
+        ha = self.database.high_availability
+        return environment == "prod" if ha is None else ha
+
+    def backup_retention_days(self, environment: str) -> int:
+        days = self.database.backup_retention_days
+        return (14 if environment == "prod" else 7) if days is None else days

@@ -2,10 +2,12 @@
 per-team logic as a mounted module, and what each team namespace needs to host servers.
 
 `NotebookHub` creates, in the hub's namespace: the Secret with the OIDC client secret (a Pulumi
-secret, never in Helm values), the ConfigMap with the hub module and its settings, the pinned
-chart (hub and proxy under restricted Pod Security, network policies admitting only the
-Gateway, the team servers and Prometheus; the hub's egress only to the IdP, the Kubernetes API
-and the servers), the HTTPRoute on the platform Gateway (TLS there) and a ServiceMonitor. In
+secret, never in Helm values), with a `database` (prod) the Secret with its password (the hub
+gets it as `PGPASSWORD`; its URL names no password, TLS required), the ConfigMap with the hub
+module and its settings, the pinned chart (hub and proxy under restricted Pod Security, network
+policies admitting only the Gateway, the team servers and Prometheus; the hub's egress only to
+the IdP, the Kubernetes API, the servers and its database), the HTTPRoute on the platform
+Gateway (TLS there) and a ServiceMonitor. In
 each notebook team's namespace: a Role letting the hub run servers and home volumes there, and
 the policies letting the proxy and hub reach the servers' port and the servers reach the hub.
 
@@ -29,6 +31,8 @@ from components.kubernetes.charts import pinned_release
 from components.kubernetes.notebooks import hybridml_hub
 from components.kubernetes.notebooks.names import (
     APP,
+    DB_SECRET,
+    DB_SECRET_KEY,
     HUB_CONFIGMAP,
     HUB_POD_LABELS,
     HUB_PORT,
@@ -39,8 +43,9 @@ from components.kubernetes.notebooks.names import (
     PROXY_POD_LABELS,
     SERVER_LABELS,
 )
-from components.kubernetes.notebooks.values import chart_values
+from components.kubernetes.notebooks.values import HubDatabase, chart_values, database_url
 from components.kubernetes.objects import GATEWAY_API, MONITORING_API, in_namespace, object_labels
+from components.kubernetes.postgres_onprem.cluster_args import CLUSTER_LABEL, POSTGRES_PORT
 from components.tags import StandardTags
 
 #: Source of the hub module, mounted into the hub as-is.
@@ -73,6 +78,9 @@ class NotebookHubArgs(BaseModel):
     api_server_cidrs: tuple[str, ...] = Field(description="Where the Kubernetes API is.")
     monitoring_namespace: str = Field(default="monitoring", description="Prometheus' namespace.")
     monitoring_crds: Any = Field(default=None, description="Prometheus Operator CRDs (or None).")
+    database: Any = Field(default=None, description=(
+        "The hub's PostgreSQL in its namespace (an `OnPremPostgres`: host, port, database, "
+        "username, password, sslmode, cluster_name); None: the chart's SQLite on a volume."))
     wait_for: tuple[Any, ...] = Field(default=(), description="Resources to create first.")
     tags: StandardTags
 
@@ -94,6 +102,7 @@ class NotebookHub(pulumi.ComponentResource):
         secret = k8s.core.v1.Secret(
             f"{name}-oidc", metadata=meta(OIDC_SECRET), type="Opaque",
             string_data={OIDC_SECRET_KEY: pulumi.Output.secret(args.client_secret)}, opts=child)
+        database = self._database(name, args, meta, child)
         config = k8s.core.v1.ConfigMap(
             f"{name}-hub-config", metadata=meta(HUB_CONFIGMAP),
             data={"hybridml_hub.py": HUB_MODULE,
@@ -106,8 +115,9 @@ class NotebookHub(pulumi.ComponentResource):
                 home_size=args.home_size, storage_class=args.storage_class,
                 idp_cidrs=args.idp_cidrs, api_server_cidrs=args.api_server_cidrs,
                 gateway_namespace=gateway.NAMESPACE,
-                monitoring_namespace=args.monitoring_namespace),
-            parent=self, depends_on=[*args.wait_for, secret, config])
+                monitoring_namespace=args.monitoring_namespace, database=database),
+            parent=self, depends_on=[*args.wait_for, secret, config,
+                                     *([self._db_secret] if database else [])])
         k8s.apiextensions.CustomResource(
             f"{name}-route", api_version=GATEWAY_API, kind="HTTPRoute", metadata=meta(APP),
             spec=http_route_spec(args.hostname), opts=pulumi.ResourceOptions(
@@ -120,6 +130,21 @@ class NotebookHub(pulumi.ComponentResource):
                                             depends_on=[release, args.monitoring_crds]))
         self.url = pulumi.Output.from_input(f"https://{args.hostname}")
         self.register_outputs({"url": self.url})
+
+    def _database(self, name: str, args: NotebookHubArgs, meta: Any,
+                  child: pulumi.ResourceOptions) -> HubDatabase | None:
+        """With a database: the Secret with its password, and what the values say of it."""
+        db = args.database
+        if db is None:
+            return None
+        self._db_secret = k8s.core.v1.Secret(
+            f"{name}-db", metadata=meta(DB_SECRET), type="Opaque",
+            string_data={DB_SECRET_KEY: pulumi.Output.secret(db.password)}, opts=child)
+        url = pulumi.Output.all(db.host, db.port).apply(lambda hp: database_url(
+            username=db.username, host=hp[0], port=hp[1], database=db.database,
+            sslmode=db.sslmode))
+        return HubDatabase(url=url, pod_labels={CLUSTER_LABEL: db.cluster_name},
+                           port=POSTGRES_PORT)
 
 
 class TeamNotebookAccessArgs(BaseModel):

@@ -23,3 +23,7 @@ HOME_MOUNT = "/home/jovyan"
 HUB_CONFIGMAP = "hybridml-hub"
 OIDC_SECRET = "notebooks-oidc"
 OIDC_SECRET_KEY = "client-secret"
+#: Secret with the hub database's password (prod), read by libpq from this env var.
+DB_SECRET = "notebooks-db"
+DB_SECRET_KEY = "password"
+DB_PASSWORD_ENV = "PGPASSWORD"

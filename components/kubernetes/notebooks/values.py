@@ -1,19 +1,24 @@
 """Helm values of the Zero to JupyterHub chart and the hub's network rules (pure).
 
 Nothing secret goes in here: the OIDC client secret reaches the hub as an environment variable
-from the `notebooks-oidc` Secret, the cookie secret and proxy token are the chart's own
+from the `notebooks-oidc` Secret, the database password (prod) as `PGPASSWORD` from the
+`notebooks-db` Secret (libpq reads it; the URL has none), the cookie secret and proxy token are the chart's own
 (generated into its Secret on install). The per-team logic is the mounted hub module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from components.kubernetes.addons import INGRESS_PODS
 from components.kubernetes.charts import container_resources
 from components.kubernetes.notebooks.hybridml_hub import CLIENT_SECRET_ENV, MOUNT_PATH
 from components.kubernetes.notebooks.names import (
+    DB_PASSWORD_ENV,
+    DB_SECRET,
+    DB_SECRET_KEY,
     HUB_CONFIGMAP,
     HUB_PORT,
     NOTEBOOK_PORT,
@@ -41,6 +46,23 @@ _ONLY_DNS = {"cloudMetadataServer": False, "dnsPortsCloudMetadataServer": False,
              "dnsPortsKubeSystemNamespace": True, "dnsPortsPrivateIPs": False,
              "nonPrivateIPs": False, "privateIPs": False}
 
+
+
+@dataclass(frozen=True)
+class HubDatabase:
+    """The hub's PostgreSQL: its URL without password (str or Output), the database pods' labels
+    (in the hub's namespace) and port the hub's egress admits."""
+
+    url: Any
+    pod_labels: dict[str, str]
+    port: int
+
+
+def database_url(*, username: str, host: str, port: int, database: str, sslmode: str) -> str:
+    """SQLAlchemy URL of the hub's database; no password (libpq reads PGPASSWORD)."""
+    return f"postgresql+psycopg2://{username}@{host}:{port}/{database}?sslmode={sslmode}"
+
+
 EXTRA_CONFIG = f"""import sys
 sys.path.insert(0, "{MOUNT_PATH}")
 import hybridml_hub
@@ -55,9 +77,14 @@ def _team_servers(port: int) -> dict[str, Any]:
             "ports": [{"protocol": "TCP", "port": port}]}
 
 
-def hub_egress(idp_cidrs: Sequence[str], api_server_cidrs: Sequence[str]) -> list[dict[str, Any]]:
-    """The hub reaches the IdP (public HTTPS and its private ranges), the Kubernetes API and the
-    notebook servers in the team namespaces; the proxy's API in its own namespace the chart adds."""
+def hub_egress(idp_cidrs: Sequence[str], api_server_cidrs: Sequence[str],
+               database: HubDatabase | None = None) -> list[dict[str, Any]]:
+    """The hub reaches the IdP (public HTTPS and its private ranges), the Kubernetes API, the
+    notebook servers in the team namespaces and (prod) its database's pods in its own namespace;
+    the proxy's API in its own namespace the chart adds."""
+    db = [] if database is None else [
+        {"to": [{"podSelector": {"matchLabels": dict(database.pod_labels)}}],
+         "ports": [{"protocol": "TCP", "port": database.port}]}]
     return [
         {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": list(NON_PUBLIC)}},
                 *({"ipBlock": {"cidr": c}} for c in idp_cidrs)],
@@ -65,7 +92,17 @@ def hub_egress(idp_cidrs: Sequence[str], api_server_cidrs: Sequence[str]) -> lis
         {"to": [{"ipBlock": {"cidr": c}} for c in api_server_cidrs],
          "ports": [{"protocol": "TCP", "port": p} for p in API_PORTS]},
         _team_servers(NOTEBOOK_PORT),
+        *db,
     ]
+
+
+def _db_values(database: HubDatabase | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`hub.db` and the extra env: postgres with the password from our Secret, else SQLite."""
+    if database is None:
+        return {"type": "sqlite-pvc"}, {}
+    return ({"type": "postgres", "url": database.url},
+            {DB_PASSWORD_ENV: {"valueFrom": {"secretKeyRef": {"name": DB_SECRET,
+                                                              "key": DB_SECRET_KEY}}}})
 
 
 def hub_ingress(gateway_namespace: str, monitoring_namespace: str) -> list[dict[str, Any]]:
@@ -89,17 +126,21 @@ def proxy_ingress(gateway_namespace: str) -> list[dict[str, Any]]:
 
 def chart_values(*, idle_timeout_seconds: int, max_age_seconds: int, image: str, home_size: str,
                  storage_class: str, idp_cidrs: Sequence[str], api_server_cidrs: Sequence[str],
-                 gateway_namespace: str, monitoring_namespace: str) -> dict[str, Any]:
-    """Values of the `jupyterhub` chart: the hub with the mounted module, the proxy behind the
+                 gateway_namespace: str, monitoring_namespace: str,
+                 database: HubDatabase | None = None) -> dict[str, Any]:
+    """Values of the `jupyterhub` chart: the hub with the mounted module and its database
+    (`database`: PostgreSQL, else the chart's SQLite on a volume), the proxy behind the
     Gateway (ClusterIP), idle culling, no chart-side scheduler, pre-puller or placeholders."""
+    db, db_env = _db_values(database)
     return {
         "hub": {
             # Admins may start and stop anyone's server, never open it: a team's notebooks
             # hold its data (confidential included).
             "config": {"JupyterHub": {"admin_access": False}},
             "extraConfig": {"hybridml": EXTRA_CONFIG},
+            "db": db,
             "extraEnv": {CLIENT_SECRET_ENV: {"valueFrom": {"secretKeyRef": {
-                "name": OIDC_SECRET, "key": OIDC_SECRET_KEY}}}},
+                "name": OIDC_SECRET, "key": OIDC_SECRET_KEY}}}, **db_env},
             "extraVolumes": [{"name": "hybridml", "configMap": {"name": HUB_CONFIGMAP}}],
             "extraVolumeMounts": [{"name": "hybridml", "mountPath": MOUNT_PATH, "readOnly": True}],
             # Prometheus scrapes /hub/metrics without a token; only its namespace reaches the port.
@@ -109,7 +150,7 @@ def chart_values(*, idle_timeout_seconds: int, max_age_seconds: int, image: str,
             "containerSecurityContext": {**_CONTAINER_SECURITY, "runAsUser": 1000,
                                          "runAsGroup": 1000, "readOnlyRootFilesystem": False},
             "networkPolicy": {"enabled": True, "egressAllowRules": dict(_ONLY_DNS),
-                              "egress": hub_egress(idp_cidrs, api_server_cidrs),
+                              "egress": hub_egress(idp_cidrs, api_server_cidrs, database),
                               "ingress": hub_ingress(gateway_namespace, monitoring_namespace),
                               "interNamespaceAccessLabels": "ignore"},
         },

@@ -1,19 +1,32 @@
 """Wire JupyterHub onto the clusters `services.notebooks` names: per cluster a `NotebookHub`
-serving the notebook teams whose sites include it, their servers in their namespaces.
+serving the notebook teams whose sites include it, their servers in their namespaces. In prod
+the hub's database is a CloudNativePG PostgreSQL in the hub's namespace (on-prem only: the
+checks refuse cloud hubs in prod); elsewhere the chart's SQLite on a volume.
 
 Exports `notebooks`: per cluster name the hub's URL and the teams it serves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 
 from components.kubernetes.addons import STORAGE_CLASS
 from components.kubernetes.notebooks import NotebookHub, NotebookHubArgs
+from components.kubernetes.notebooks.names import HUB_POD_LABELS
+from components.kubernetes.postgres_onprem import (
+    CloudNativePgOperator,
+    CloudNativePgOperatorArgs,
+    OnPremPostgres,
+    OnPremPostgresArgs,
+)
+from stacks.config.notebooks import Notebooks
 from stacks.config.platform import PROJECT, PlatformConfig
 from stacks.plan.clusters import ONPREM
+from stacks.plan.mlflow import ONPREM_INSTANCES
 from stacks.plan.notebooks import hostname, hub_settings, notebook_teams
 from stacks.program.clusters import Cluster
 from stacks.program.services.context import Built, ServiceContext, monitoring_crds
@@ -22,6 +35,8 @@ from stacks.program.services.context import Built, ServiceContext, monitoring_cr
 OUTPUT = "notebooks"
 #: Where the Kubernetes API may be when the config does not say (private endpoints).
 _RFC1918 = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+#: Logical name, database and login of the hub's PostgreSQL.
+DATABASE = "jupyterhub"
 
 
 def _api_server_cidrs(cfg: PlatformConfig, cluster: Cluster) -> tuple[str, ...]:
@@ -33,13 +48,67 @@ def _api_server_cidrs(cfg: PlatformConfig, cluster: Cluster) -> tuple[str, ...]:
     return _RFC1918
 
 
-def build_notebooks(ctx: ServiceContext, built: Built) -> dict[str, str]:
+@dataclass(frozen=True)
+class NotebooksBuilt(Mapping[str, str]):
+    """What the notebooks hand on: as a mapping, per cluster ref the hub's URL (the teams read
+    where a hub runs from it); and the CloudNativePG operators the hubs' databases installed."""
+
+    urls: dict[str, str]
+    #: Per cluster ref: the operator installed for the hub's database (none where MLflow's is
+    #: reused or the hub keeps SQLite); services built later should reuse it.
+    cnpg_operators: dict[str, pulumi.Resource]
+
+    def __getitem__(self, ref: str) -> str:
+        return self.urls[ref]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.urls)
+
+    def __len__(self) -> int:
+        return len(self.urls)
+
+
+def _operator(ctx: ServiceContext, cluster: Cluster,
+              operators: dict[str, pulumi.Resource]) -> pulumi.Resource:
+    """The CloudNativePG operator: MLflow's when MLflow runs on this cluster, else our own
+    (recorded in `operators` for the services built later)."""
+    mlflow = ctx.cfg.services.mlflow
+    if mlflow is not None and cluster.plan.ref in mlflow.clusters:
+        return cluster.addons.namespaces[mlflow.namespace]
+    op = CloudNativePgOperator(f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=ctx.tags),
+                               pulumi.ResourceOptions(providers=[cluster.provider]))
+    operators[cluster.plan.ref] = op.release
+    return op.release
+
+
+def _database(ctx: ServiceContext, built: Built, n: Notebooks, cluster: Cluster,
+              operators: dict[str, pulumi.Resource]) -> OnPremPostgres:
+    """The hub's PostgreSQL in its namespace (TLS required; only the hub pods may connect)."""
+    cfg = ctx.cfg
+    assert cluster.plan.site == ONPREM  # checks refuse cloud hubs in prod
+    ha = n.high_availability(cfg.environment)
+    operator = _operator(ctx, cluster, operators)
+    return OnPremPostgres(f"notebooks-db-{cluster.plan.name}", OnPremPostgresArgs(
+        name=DATABASE, prefix=cfg.prefix, tags=ctx.tags, protect=cfg.protect,
+        high_availability=ha, backup_retention_days=n.backup_retention_days(cfg.environment),
+        storage_gb=n.database.storage_gb, database=DATABASE, username=DATABASE,
+        namespace=n.namespace, instances=ONPREM_INSTANCES[ha],
+        storage_size=f"{n.database.storage_gb}Gi", operator=operator,
+        volume_snapshot_class=n.database.volume_snapshot_class,
+        monitoring_crds=monitoring_crds(built, cluster.plan.ref),
+        client_pod_labels=dict(HUB_POD_LABELS), api_server_cidrs=_api_server_cidrs(cfg, cluster),
+    ), pulumi.ResourceOptions(providers=[cluster.provider, ctx.providers.random],
+                              depends_on=[cluster.addons.namespaces[n.namespace]]))
+
+
+def build_notebooks(ctx: ServiceContext, built: Built) -> NotebooksBuilt:
     """Create the hub on every configured cluster; export its stack output."""
     cfg = ctx.cfg
     n = cfg.services.notebooks
     assert n is not None and cfg.kubernetes is not None
     client_secret = pulumi.Config(PROJECT).require_secret(n.oidc.client_secret_key)
     urls: dict[str, str] = {}
+    operators: dict[str, pulumi.Resource] = {}
     summary: dict[str, Any] = {}
     for ref in n.clusters:
         cluster = ctx.clusters[ref]
@@ -47,6 +116,7 @@ def build_notebooks(ctx: ServiceContext, built: Built) -> dict[str, str]:
         teams = notebook_teams(cfg, ref)
         host = hostname(cname, cfg.kubernetes.base_domain)
         wait = [cluster.addons.namespaces[n.namespace], cluster.addons.releases["envoy-gateway"]]
+        db = _database(ctx, built, n, cluster, operators) if n.managed_database(cfg.environment) else None
         hub = NotebookHub(f"notebooks-{cname}", NotebookHubArgs(
             namespace=n.namespace, hostname=host, settings=hub_settings(cfg, ref, cname),
             client_secret=client_secret,
@@ -55,9 +125,12 @@ def build_notebooks(ctx: ServiceContext, built: Built) -> dict[str, str]:
             max_age_seconds=n.max_age_hours * 3600,
             idp_cidrs=tuple(str(c) for c in n.oidc.idp_cidrs),
             api_server_cidrs=_api_server_cidrs(cfg, cluster),
-            monitoring_crds=monitoring_crds(built, ref), wait_for=tuple(wait), tags=ctx.tags,
+            monitoring_crds=monitoring_crds(built, ref), database=db,
+            wait_for=(*wait, *([db] if db else [])), tags=ctx.tags,
         ), pulumi.ResourceOptions(providers=[cluster.provider]))
         urls[ref] = f"https://{host}"
-        summary[cname] = {"url": hub.url, "teams": [t.name for t in teams]}
+        summary[cname] = {"url": hub.url, "teams": [t.name for t in teams], "database": (
+            {"engine": "postgresql", "service": "cloudnative-pg", "host": db.host} if db
+            else {"engine": "sqlite", "service": "chart volume (sqlite-pvc)"})}
     pulumi.export(OUTPUT, summary)
-    return urls
+    return NotebooksBuilt(urls=urls, cnpg_operators=operators)

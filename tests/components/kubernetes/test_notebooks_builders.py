@@ -13,7 +13,7 @@ import yaml
 from components.kubernetes.charts import CHARTS
 from components.kubernetes.notebooks import HUB_RULES, http_route_spec, server_policy_spec
 from components.kubernetes.notebooks import hybridml_hub as hub
-from components.kubernetes.notebooks.values import chart_values
+from components.kubernetes.notebooks.values import HubDatabase, chart_values, database_url
 from tests.conftest import ROOT
 
 CHART = ROOT / "tests/fixtures/charts" / f"jupyterhub-{CHARTS['jupyterhub'].version}"
@@ -42,6 +42,34 @@ def test_the_values_are_accepted_by_the_pinned_charts_own_schema():
     # The schema is strict: a misspelt key would have been caught.
     wrong = _merge(defaults, {"hub": {"networkPolicy": {"egressRules": []}}})
     assert list(jsonschema.Draft7Validator(schema).iter_errors(wrong))
+
+
+DB = HubDatabase(url=database_url(username="jupyterhub", host="jupyterhub-postgres-rw.notebooks.svc",
+                                  port=5432, database="jupyterhub", sslmode="require"),
+                 pod_labels={"cnpg.io/cluster": "jupyterhub-postgres"}, port=5432)
+
+
+def test_the_postgres_values_are_accepted_by_the_charts_schema_and_name_no_password():
+    schema = yaml.safe_load((CHART / "values.schema.yaml").read_text())
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    values = _values(database=DB)
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(_merge(defaults, values)))
+    assert errors == [], [(list(e.path), e.message) for e in errors]
+    assert values["hub"]["db"] == {"type": "postgres", "url": (
+        "postgresql+psycopg2://jupyterhub@jupyterhub-postgres-rw.notebooks.svc:5432/jupyterhub"
+        "?sslmode=require")}
+    assert values["hub"]["extraEnv"]["PGPASSWORD"] == {"valueFrom": {"secretKeyRef": {
+        "name": "notebooks-db", "key": "password"}}}
+    # Without a database the chart's SQLite, and no password variable at all.
+    assert _values()["hub"]["db"] == {"type": "sqlite-pvc"}
+    assert "PGPASSWORD" not in _values()["hub"]["extraEnv"]
+
+
+def test_the_hub_may_reach_its_database_pods_only_on_the_postgres_port():
+    egress = _values(database=DB)["hub"]["networkPolicy"]["egress"]
+    assert egress[-1] == {"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "jupyterhub-postgres"}}}],
+                          "ports": [{"protocol": "TCP", "port": 5432}]}
+    assert len(_values()["hub"]["networkPolicy"]["egress"]) == len(egress) - 1
 
 
 def test_the_client_secret_comes_from_a_secret_reference_only():

@@ -20,7 +20,7 @@ from tests.program.conftest import TEAM_FRAUD
 ONPREM = "onprem-prod"
 NOTEBOOKS = {"clusters": ["onprem"], "oidc": {
     "issuerUrl": "https://login.example.com/realms/ml", "clientId": "jupyterhub",
-    "adminGroups": ["platform-admins"]}}
+    "adminGroups": ["platform-admins"]}, "database": {"volumeSnapshotClass": "csi-snapshots"}}
 
 
 def with_notebooks() -> dict[str, Any]:
@@ -65,6 +65,38 @@ def test_the_client_secret_is_never_in_helm_values(prod):
     assert env == {"valueFrom": {"secretKeyRef": {"name": "notebooks-oidc", "key": "client-secret"}}}
     secret = next(o for o in _objects(prod.plan, "Secret") if o.name == "notebooks-oidc")
     assert secret.namespace == "notebooks"
+
+
+def test_in_prod_the_hub_keeps_its_state_in_postgres_over_tls_with_the_password_from_a_secret(prod):
+    release = next(r for r in prod.plan["helmReleases"] if r["name"] == "jupyterhub")
+    db = release["values"]["hub"]["db"]
+    assert db["type"] == "postgres"
+    assert db["url"] == ("postgresql+psycopg2://jupyterhub@jupyterhub-postgres-rw.notebooks.svc:5432"
+                         "/jupyterhub?sslmode=require")
+    assert "password" not in db
+    assert release["values"]["hub"]["extraEnv"]["PGPASSWORD"] == {
+        "valueFrom": {"secretKeyRef": {"name": "notebooks-db", "key": "password"}}}
+    secret = next(o for o in _objects(prod.plan, "Secret") if o.name == "notebooks-db")
+    assert secret.namespace == "notebooks"
+    [cluster] = [o.body for o in _objects(prod.plan, "Cluster") if o.namespace == "notebooks"]
+    assert cluster["metadata"]["name"] == "jupyterhub-postgres"
+    assert cluster["spec"]["instances"] == 3
+    [backup] = [o for o in _objects(prod.plan, "ScheduledBackup") if o.namespace == "notebooks"]
+    assert backup.body["spec"]["method"] == "volumeSnapshot"
+
+
+def test_only_the_hub_reaches_its_database_and_the_hub_may_leave_for_it(prod):
+    policies = {o.name: o.body["spec"] for o in _objects(prod.plan, "NetworkPolicy")
+                if o.namespace == "notebooks"}
+    clients = [r for spec in policies.values() for r in spec.get("ingress", [])
+               if {"protocol": "TCP", "port": 5432} in r.get("ports", [])
+               and any(f.get("podSelector", {}).get("matchLabels") == {"app": "jupyterhub", "component": "hub"}
+                       for f in r["from"])]
+    assert clients, policies
+    release = next(r for r in prod.plan["helmReleases"] if r["name"] == "jupyterhub")
+    egress = release["values"]["hub"]["networkPolicy"]["egress"]
+    assert {"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "jupyterhub-postgres"}}}],
+            "ports": [{"protocol": "TCP", "port": 5432}]} in egress
 
 
 def test_the_hub_is_reached_through_the_gateway_and_may_run_servers_in_the_team_namespace(prod):
@@ -113,6 +145,12 @@ def test_dev_gets_the_hub_on_prem_with_the_teams_profiles(dev):
     assert {(o.kind, o.namespace) for o in objects if o.name == "notebooks-hub"} == {
         ("Role", "team-vision"), ("RoleBinding", "team-vision")}
     assert any(o.kind == "ServiceMonitor" and o.namespace == "notebooks" for o in objects)
+    # Outside prod the chart's SQLite on a volume, no PostgreSQL and no password Secret.
+    release = next(r for r in dev.plan["helmReleases"] if r["name"] == "jupyterhub")
+    assert release["values"]["hub"]["db"] == {"type": "sqlite-pvc"}
+    assert "PGPASSWORD" not in release["values"]["hub"]["extraEnv"]
+    assert not [o for o in objects if o.namespace == "notebooks" and o.kind == "Cluster"
+                or o.name == "notebooks-db"]
 
 
 # --- what the config means (no preview) ---------------------------------------------------------
@@ -135,6 +173,35 @@ def test_unpinned_images_unknown_clusters_and_hubless_teams_are_refused_with_key
     assert any(p.startswith("services.notebooks.image: bad value") and "latest" in p for p in problems)
     assert any(p.startswith("services.notebooks.clusters[1]") for p in problems)
     assert any(p.startswith("teams[1].sites") and "a site with a hub" in p for p in problems)
+
+
+def test_in_prod_a_cloud_hub_and_a_hub_database_without_backups_are_refused():
+    platform = with_notebooks()
+    platform["services"]["notebooks"].update({"clusters": ["onprem", "aws/eu-west-1"],
+                                               "database": {"storageGb": 200}})
+    problems = _problems(platform)
+    assert any(p.startswith("services.notebooks.database.storageGb: bad value 200")
+               and "at most 166" in p for p in problems), problems
+    assert any(p.startswith("services.notebooks.clusters[1]: bad value 'aws/eu-west-1'")
+               and "allowed: onprem" in p for p in problems), problems
+    assert any(p.startswith("services.notebooks.database.volumeSnapshotClass") and "required in prod" in p
+               for p in problems), problems
+
+
+def test_in_prod_the_hub_and_airflow_share_a_postgres_operator_only_through_mlflow():
+    from tests.program.services.test_pipelines import SNIPPET
+
+    platform = with_notebooks()
+    platform["kubernetes"]["namespaces"].append({"name": "airflow"})
+    platform["services"]["pipelines"] = json.loads(json.dumps(SNIPPET["pipelines"]))
+    mlflow = platform["services"]["mlflow"]
+    mlflow["clusters"] = [c for c in mlflow["clusters"] if c != "onprem"]
+    mlflow.pop("onprem", None)
+    problems = _problems(platform)
+    assert any(p.startswith("services.notebooks.clusters[0]: bad value 'onprem'")
+               and "services.mlflow.clusters" in p for p in problems), problems
+    platform["services"]["mlflow"] = with_notebooks()["services"]["mlflow"]
+    assert parse_platform(platform).services.notebooks is not None
 
 
 def test_a_team_with_notebooks_needs_the_service():
