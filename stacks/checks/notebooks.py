@@ -46,15 +46,6 @@ def problems(cfg: PlatformConfig) -> list[ConfigProblem]:
             add(("services", "notebooks", "clusters", i), ref,
                 "in prod the hub's database is a CloudNativePG PostgreSQL on the on-prem cluster "
                 "(cloud hubs have no managed database here); allowed: onprem")
-    mlflow, pipelines = cfg.services.mlflow, cfg.services.pipelines
-    if (n.managed_database(cfg.environment) and ONPREM in n.clusters and pipelines is not None
-            and ONPREM in pipelines.clusters and not (mlflow and ONPREM in mlflow.clusters)):
-        # Both would install the CloudNativePG operator there; until the pipelines reuse the
-        # hub's (NotebooksBuilt.cnpg_operators) only MLflow's can be shared.
-        add(("services", "notebooks", "clusters", n.clusters.index(ONPREM)), ONPREM,
-            "in prod the hub's and Airflow's databases on one cluster need MLflow there too "
-            "(its CloudNativePG operator is the one they share): add onprem to "
-            "services.mlflow.clusters, or leave out the hub or Airflow")
     if n.managed_database(cfg.environment) and n.database.volume_snapshot_class is None:
         add(("services", "notebooks", "database", "volumeSnapshotClass"), MISSING,
             "required in prod: the hub's database is backed up by volume snapshots of this class")

@@ -48,11 +48,15 @@ AIRFLOW_POD_LABELS = {"release": "airflow"}
 
 
 def _operator(ctx: ServiceContext, built: Built, cluster: Cluster, tags: Any) -> pulumi.Resource:
-    """The CloudNativePG operator: its own when MLflow does not run on this cluster (MLflow's
-    installs it once per cluster; see the report: MlflowBuilt should hand it on)."""
+    """The CloudNativePG operator, one per cluster: MLflow's where MLflow runs here, else the
+    one the notebook hub's database installed here, else its own."""
     mlflow = ctx.cfg.services.mlflow
     if mlflow is not None and cluster.plan.ref in mlflow.clusters:
         return cluster.addons.namespaces[mlflow.namespace]
+    notebooks = built.get("notebooks")
+    hub_operator = notebooks.cnpg_operators.get(cluster.plan.ref) if notebooks else None
+    if hub_operator is not None:
+        return hub_operator
     op = CloudNativePgOperator(f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=tags),
                                pulumi.ResourceOptions(providers=[cluster.provider]))
     return op.release
