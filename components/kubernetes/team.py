@@ -337,6 +337,8 @@ class TeamFolderArgs(BaseModel):
     monitoring_namespace: str = Field(description="Namespace the Grafana sidecar watches.")
     tags: StandardTags = Field(description="The team's tags, as labels.")
     queues: bool = Field(default=False, description="Show the team's work queues too.")
+    notebooks: bool = Field(default=False, description="Show the team's notebook servers.")
+    pipelines: bool = Field(default=False, description="Show the team's pipeline Jobs.")
 
 
 class TeamFolder(pulumi.ComponentResource):
@@ -351,8 +353,8 @@ class TeamFolder(pulumi.ComponentResource):
             metadata={"name": f"dashboard-team-{args.team}", "namespace": args.monitoring_namespace,
                       "labels": {**object_labels(args.tags), DASHBOARD_LABEL[0]: DASHBOARD_LABEL[1]},
                       "annotations": {FOLDER_ANNOTATION: f"Team {args.team}"}},
-            data={f"team-{args.team}.json": team_dashboard(args.team, args.namespace,
-                                                             args.queues)},
+            data={f"team-{args.team}.json": team_dashboard(
+                args.team, args.namespace, args.queues, args.notebooks, args.pipelines)},
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})

@@ -41,9 +41,39 @@ def queue_panels(team: str, first_id: int, y: int) -> list[dict]:
     ]
 
 
-def team_dashboard(team: str, namespace: str, queues: bool = False) -> str:
+def notebook_panels(namespace: str, first_id: int, y: int) -> list[dict]:
+    """The team's notebook servers (KubeSpawner names their pods `jupyter-<user>`) and how full
+    their home volumes (`home-<user>`) are."""
+    sel = f'namespace="{namespace}", cluster=~"$cluster"'
+    homes = f'{sel}, persistentvolumeclaim=~"home-.*"'
+    return [
+        _panel(first_id, "Notebooks: servers running",
+               f'sum by (cluster) (kube_pod_status_phase{{{sel}, pod=~"jupyter-.*", '
+               'phase="Running"})', "short", 0, y),
+        _panel(first_id + 1, "Notebooks: fullest home volume",
+               f"max by (cluster) (kubelet_volume_stats_used_bytes{{{homes}}} / "
+               f"kubelet_volume_stats_capacity_bytes{{{homes}}})", "percentunit", 12, y),
+    ]
+
+
+def pipeline_panels(namespace: str, first_id: int, y: int) -> list[dict]:
+    """Jobs of the namespace (Airflow's task Jobs run there, as do training Jobs) that
+    succeeded and failed over the last 24 hours."""
+    sel = f'namespace="{namespace}", cluster=~"$cluster"'
+    return [
+        _panel(first_id, "Jobs succeeded (24 h; pipeline tasks and training)",
+               f"sum by (cluster) (increase(kube_job_status_succeeded{{{sel}}}[24h]))",
+               "short", 0, y),
+        _panel(first_id + 1, "Jobs failed (24 h; pipeline tasks and training)",
+               f"sum by (cluster) (increase(kube_job_status_failed{{{sel}}}[24h]))",
+               "short", 12, y),
+    ]
+
+
+def team_dashboard(team: str, namespace: str, queues: bool = False, notebooks: bool = False,
+                   pipelines: bool = False) -> str:
     """The team's Grafana dashboard (JSON): CPU, memory and GPUs of its namespace, per cluster;
-    with `queues`, its work queues too."""
+    its work queues, notebooks and pipelines where it has them."""
     sel = f'namespace="{namespace}", cluster=~"$cluster"'
     panels = [
         _panel(1, "CPU used (cores)",
@@ -59,8 +89,16 @@ def team_dashboard(team: str, namespace: str, queues: bool = False) -> str:
                f'sum by (cluster) (kube_pod_status_phase{{{sel}, phase="Running"}})',
                "short", 12, 8),
     ]
+    extra = []
     if queues:
-        panels += queue_panels(team, 5, 16)
+        extra.append(lambda pid, y: queue_panels(team, pid, y))
+    if notebooks:
+        extra.append(lambda pid, y: notebook_panels(namespace, pid, y))
+    if pipelines:
+        extra.append(lambda pid, y: pipeline_panels(namespace, pid, y))
+    for make in extra:
+        rows = make(len(panels) + 1, max(p["gridPos"]["y"] + 8 for p in panels))
+        panels += rows
     doc = {
         "uid": f"team-{team}"[:40], "title": f"Team {team}", "schemaVersion": 39,
         "tags": ["hybrid-ml-platform", "team"], "time": {"from": "now-24h", "to": "now"},

@@ -228,6 +228,8 @@ def build_teams(ctx: ServiceContext, built: Built, where: StoreSite) -> None:
                 team=team.name, namespace=team_namespace(team.name),
                 monitoring_namespace=MONITORING_NAMESPACE, tags=tags,
                 queues=queues is not None and any(r in queues.clusters for r in team.sites),
+                notebooks=team.notebooks and cfg.services.notebooks is not None,
+                pipelines=team.pipelines is not None and cfg.services.pipelines is not None,
             ), pulumi.ResourceOptions(parent=group, providers=[central.provider],
                                       depends_on=[central.addons.namespaces[MONITORING_NAMESPACE]]))
         output[team.name] = {"owner": team.owner, "costCenter": team.cost_center,

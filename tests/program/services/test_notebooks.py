@@ -222,3 +222,13 @@ def test_without_work_queues_gpu_profiles_follow_the_pools_and_gpu_less_teams_ge
     assert gpu["node_selector"]["hybridml.io/gpu-type"]
     assert gpu["extra_resource_limits"] == {"nvidia.com/gpu": "1"}
     assert [p["slug"] for p in risk["profiles"]] == ["risk-cpu"]
+
+
+def test_the_teams_dashboard_shows_its_notebook_servers_and_home_volumes(prod):
+    [cm] = [o for o in _objects(prod.plan, "ConfigMap") if o.name == "dashboard-team-fraud"]
+    panels = {p["title"]: p["targets"][0]["expr"]
+              for p in json.loads(cm.body["data"]["team-fraud.json"])["panels"]}
+    assert 'pod=~"jupyter-.*"' in panels["Notebooks: servers running"]
+    assert 'persistentvolumeclaim=~"home-.*"' in panels["Notebooks: fullest home volume"]
+    # fraud has no pipelines here: no pipeline panels.
+    assert not [t for t in panels if t.startswith("Jobs ")]
