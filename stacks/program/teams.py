@@ -55,7 +55,13 @@ from stacks.plan.work_queues import (
     nominal_gpus,
     team_burst_sites,
 )
-from stacks.program.services.context import Built, ServiceContext, kafka_cluster, mlflow_gateway_url
+from stacks.program.services.context import (
+    Built,
+    NotebooksBuilt,
+    ServiceContext,
+    kafka_cluster,
+    mlflow_gateway_url,
+)
 from stacks.program.services.work_queues import WorkQueuesBuilt
 from stacks.program.stores import StoreSite, build_store, grant_store_access, store_physical_name
 
@@ -205,7 +211,8 @@ def build_teams(ctx: ServiceContext, built: Built, where: StoreSite) -> None:
                                pulumi.ResourceOptions(parent=group, depends_on=[environment],
                                                       providers=[cluster.provider]))
             notebooks = cfg.services.notebooks
-            if team.notebooks and notebooks is not None and ref in built.get("notebooks", {}):
+            hubs: NotebooksBuilt | None = built.get("notebooks")
+            if team.notebooks and notebooks is not None and hubs is not None and ref in hubs.urls:
                 TeamNotebookAccess(f"team-{team.name}-{cluster.plan.name}-notebooks",
                                    TeamNotebookAccessArgs(
                                        hub_namespace=notebooks.namespace,

@@ -8,11 +8,12 @@ It returns its own result; nothing is filled in behind another builder's back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
+from components.kubernetes.postgres_onprem import CloudNativePgOperator, CloudNativePgOperatorArgs
 from components.tags import StandardTags
 from stacks.config.platform import PlatformConfig
 from stacks.program.clusters import Cluster
@@ -60,6 +61,18 @@ class MlflowBuilt:
     urls: dict[str, str]
     #: Per cluster ref: that cluster's MLflow at the Gateway (behind its sign-on).
     gateway_urls: dict[str, str]
+    #: Per cluster ref: the CloudNativePG operator its on-prem database installed.
+    cnpg_operators: dict[str, pulumi.Resource] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NotebooksBuilt:
+    """What the notebooks hand on."""
+
+    #: Per cluster ref: the hub's URL at the Gateway (teams get their access where a hub runs).
+    urls: dict[str, str]
+    #: Per cluster ref: the CloudNativePG operator the hub's database installed.
+    cnpg_operators: dict[str, pulumi.Resource] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,3 +99,20 @@ def kafka_cluster(built: Built, ref: str) -> Any:
     """The KafkaCluster component on cluster `ref` (Kafka must run there)."""
     kafka: KafkaBuilt = built["kafka"]
     return kafka.clusters[ref]
+
+
+def cnpg_operator(built: Built, cluster: Cluster, tags: StandardTags,
+                  installed: dict[str, pulumi.Resource]) -> pulumi.Resource:
+    """The CloudNativePG operator release of `cluster`, one per cluster whoever needs it: the
+    one a service built earlier installed there (each hands its own on as `cnpg_operators`),
+    else a new one, recorded in `installed` (the caller's `cnpg_operators`)."""
+    ref = cluster.plan.ref
+    for result in built.values():
+        earlier = getattr(result, "cnpg_operators", {})
+        if ref in earlier:
+            return earlier[ref]
+    if ref not in installed:
+        installed[ref] = CloudNativePgOperator(
+            f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=tags),
+            pulumi.ResourceOptions(providers=[cluster.provider])).release
+    return installed[ref]

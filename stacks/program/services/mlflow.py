@@ -33,8 +33,6 @@ from components.kubernetes.mlflow import (
 from components.kubernetes.mlflow_auth import TeamGrant
 from components.kubernetes.postgres_onprem import (
     CLUSTER_LABEL,
-    CloudNativePgOperator,
-    CloudNativePgOperatorArgs,
     OnPremPostgres,
     OnPremPostgresArgs,
 )
@@ -45,7 +43,13 @@ from stacks.config.teams import team_namespace
 from stacks.plan.clusters import ONPREM
 from stacks.plan.mlflow import ONPREM_INSTANCES
 from stacks.program.clusters import Cluster
-from stacks.program.services.context import Built, MlflowBuilt, ServiceContext, monitoring_crds
+from stacks.program.services.context import (
+    Built,
+    MlflowBuilt,
+    ServiceContext,
+    cnpg_operator,
+    monitoring_crds,
+)
 from stacks.program.stores import StoreSite, grant_store_access
 
 #: Stack output: per cluster name the MLflow URL, database kind/host and artifact URI.
@@ -80,7 +84,7 @@ def _pod_cidrs(cfg: PlatformConfig, cluster: Cluster) -> tuple[str, ...]:
 
 
 def _database(ctx: ServiceContext, built: Built, m: Mlflow, cluster: Cluster, tags: StandardTags,
-              name: str) -> tuple[Any, dict[str, Any]]:
+              name: str, operators: dict[str, pulumi.Resource]) -> tuple[Any, dict[str, Any]]:
     """The cluster's backend-store database component and where it lives, for the server's
     egress policy: `{"cidrs": ranges}` or, in the server's namespace, `{"pod_labels": ...}`."""
     cfg, p = ctx.cfg, ctx.providers
@@ -124,9 +128,7 @@ def _database(ctx: ServiceContext, built: Built, m: Mlflow, cluster: Cluster, ta
         return db, {"cidrs": (network_plan.azure_layout(_region_cidr(cfg, site, region))["postgres"],)}
 
 
-    operator = CloudNativePgOperator(
-        f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=tags),
-        pulumi.ResourceOptions(providers=[cluster.provider]))
+    operator = cnpg_operator(built, cluster, tags, operators)
     ha = m.high_availability(cfg.environment)
     onprem_net = cfg.network.onprem if cfg.network else None
     assert m.onprem is not None
@@ -135,7 +137,7 @@ def _database(ctx: ServiceContext, built: Built, m: Mlflow, cluster: Cluster, ta
         extra["api_server_cidrs"] = tuple(str(c) for c in onprem_net.cidrs)
     db = OnPremPostgres(name, OnPremPostgresArgs(
         **common, namespace=m.namespace, instances=ONPREM_INSTANCES[ha],
-        storage_size=f"{m.database.storage_gb}Gi", operator=operator.release,
+        storage_size=f"{m.database.storage_gb}Gi", operator=operator,
         volume_snapshot_class=m.onprem.volume_snapshot_class,
         monitoring_crds=monitoring_crds(built, ONPREM), client_pod_labels=dict(APP_LABELS),
         **extra,
@@ -201,7 +203,8 @@ def build_mlflow(ctx: ServiceContext, built: Built) -> MlflowBuilt:
     for ref in m.clusters:
         cluster = ctx.clusters[ref]
         site, cname = cluster.plan.site, cluster.plan.name
-        db, db_place = _database(ctx, built, m, cluster, tags, f"mlflow-db-{cname}")
+        db, db_place = _database(ctx, built, m, cluster, tags, f"mlflow-db-{cname}",
+                                 result.cnpg_operators)
         artifacts, access = _artifacts(ctx, m, cluster, tags, f"mlflow-store-access-{cname}")
         wait = [cluster.addons.namespaces[m.namespace], cluster.addons.releases["envoy-gateway"], db]
         if access is not None:

@@ -8,8 +8,6 @@ Exports `notebooks`: per cluster name the hub's URL and the teams it serves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -18,8 +16,6 @@ from components.kubernetes.addons import STORAGE_CLASS
 from components.kubernetes.notebooks import NotebookHub, NotebookHubArgs
 from components.kubernetes.notebooks.names import HUB_POD_LABELS
 from components.kubernetes.postgres_onprem import (
-    CloudNativePgOperator,
-    CloudNativePgOperatorArgs,
     OnPremPostgres,
     OnPremPostgresArgs,
 )
@@ -29,7 +25,13 @@ from stacks.plan.clusters import ONPREM
 from stacks.plan.mlflow import ONPREM_INSTANCES
 from stacks.plan.notebooks import hostname, hub_settings, notebook_teams
 from stacks.program.clusters import Cluster
-from stacks.program.services.context import Built, ServiceContext, monitoring_crds
+from stacks.program.services.context import (
+    Built,
+    NotebooksBuilt,
+    ServiceContext,
+    cnpg_operator,
+    monitoring_crds,
+)
 
 #: Stack output: per cluster name the hub's URL and teams.
 OUTPUT = "notebooks"
@@ -48,46 +50,13 @@ def _api_server_cidrs(cfg: PlatformConfig, cluster: Cluster) -> tuple[str, ...]:
     return _RFC1918
 
 
-@dataclass(frozen=True)
-class NotebooksBuilt(Mapping[str, str]):
-    """What the notebooks hand on: as a mapping, per cluster ref the hub's URL (the teams read
-    where a hub runs from it); and the CloudNativePG operators the hubs' databases installed."""
-
-    urls: dict[str, str]
-    #: Per cluster ref: the operator installed for the hub's database (none where MLflow's is
-    #: reused or the hub keeps SQLite); services built later should reuse it.
-    cnpg_operators: dict[str, pulumi.Resource]
-
-    def __getitem__(self, ref: str) -> str:
-        return self.urls[ref]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.urls)
-
-    def __len__(self) -> int:
-        return len(self.urls)
-
-
-def _operator(ctx: ServiceContext, cluster: Cluster,
-              operators: dict[str, pulumi.Resource]) -> pulumi.Resource:
-    """The CloudNativePG operator: MLflow's when MLflow runs on this cluster, else our own
-    (recorded in `operators` for the services built later)."""
-    mlflow = ctx.cfg.services.mlflow
-    if mlflow is not None and cluster.plan.ref in mlflow.clusters:
-        return cluster.addons.namespaces[mlflow.namespace]
-    op = CloudNativePgOperator(f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=ctx.tags),
-                               pulumi.ResourceOptions(providers=[cluster.provider]))
-    operators[cluster.plan.ref] = op.release
-    return op.release
-
-
 def _database(ctx: ServiceContext, built: Built, n: Notebooks, cluster: Cluster,
               operators: dict[str, pulumi.Resource]) -> OnPremPostgres:
     """The hub's PostgreSQL in its namespace (TLS required; only the hub pods may connect)."""
     cfg = ctx.cfg
     assert cluster.plan.site == ONPREM  # checks refuse cloud hubs in prod
     ha = n.high_availability(cfg.environment)
-    operator = _operator(ctx, cluster, operators)
+    operator = cnpg_operator(built, cluster, ctx.tags, operators)
     return OnPremPostgres(f"notebooks-db-{cluster.plan.name}", OnPremPostgresArgs(
         name=DATABASE, prefix=cfg.prefix, tags=ctx.tags, protect=cfg.protect,
         high_availability=ha, backup_retention_days=n.backup_retention_days(cfg.environment),

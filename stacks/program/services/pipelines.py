@@ -27,8 +27,6 @@ from components.kubernetes.pipelines.webserver_config import api_server_config
 from components.kubernetes.postgres_onprem import (
     DEFAULT_API_SERVER_CIDRS,
     DEFAULT_API_SERVER_PORTS,
-    CloudNativePgOperator,
-    CloudNativePgOperatorArgs,
     OnPremPostgres,
     OnPremPostgresArgs,
 )
@@ -38,7 +36,7 @@ from stacks.plan import pipelines as plan
 from stacks.plan.clusters import ONPREM
 from stacks.plan.mlflow import ONPREM_INSTANCES
 from stacks.program.clusters import Cluster
-from stacks.program.services.context import Built, ServiceContext, monitoring_crds
+from stacks.program.services.context import Built, ServiceContext, cnpg_operator, monitoring_crds
 
 OUTPUT = "pipelines"
 #: Logical database name and login of the metadata database.
@@ -47,23 +45,8 @@ DATABASE = "airflow"
 AIRFLOW_POD_LABELS = {"release": "airflow"}
 
 
-def _operator(ctx: ServiceContext, built: Built, cluster: Cluster, tags: Any) -> pulumi.Resource:
-    """The CloudNativePG operator, one per cluster: MLflow's where MLflow runs here, else the
-    one the notebook hub's database installed here, else its own."""
-    mlflow = ctx.cfg.services.mlflow
-    if mlflow is not None and cluster.plan.ref in mlflow.clusters:
-        return cluster.addons.namespaces[mlflow.namespace]
-    notebooks = built.get("notebooks")
-    hub_operator = notebooks.cnpg_operators.get(cluster.plan.ref) if notebooks else None
-    if hub_operator is not None:
-        return hub_operator
-    op = CloudNativePgOperator(f"cnpg-{cluster.plan.name}", CloudNativePgOperatorArgs(tags=tags),
-                               pulumi.ResourceOptions(providers=[cluster.provider]))
-    return op.release
-
-
 def _database(ctx: ServiceContext, built: Built, p: Pipelines, cluster: Cluster,
-              tags: Any) -> OnPremPostgres:
+              tags: Any, operators: dict[str, pulumi.Resource]) -> OnPremPostgres:
     cfg = ctx.cfg
     ha = p.high_availability(cfg.environment)
     extra: dict[str, Any] = {}
@@ -75,7 +58,8 @@ def _database(ctx: ServiceContext, built: Built, p: Pipelines, cluster: Cluster,
         backup_retention_days=p.backup_retention_days(cfg.environment),
         storage_gb=p.database.storage_gb, database=DATABASE, username=DATABASE,
         namespace=p.namespace, instances=ONPREM_INSTANCES[ha],
-        storage_size=f"{p.database.storage_gb}Gi", operator=_operator(ctx, built, cluster, tags),
+        storage_size=f"{p.database.storage_gb}Gi",
+        operator=cnpg_operator(built, cluster, tags, operators),
         volume_snapshot_class=p.onprem.volume_snapshot_class if p.onprem else None,
         monitoring_crds=monitoring_crds(built, cluster.plan.ref),
         client_pod_labels=dict(AIRFLOW_POD_LABELS), **extra,
@@ -136,12 +120,13 @@ def build_pipelines(ctx: ServiceContext, built: Built) -> dict[str, Any]:
                                     group_claim=p.oidc.group_claim, mapping=plan.roles_mapping(cfg))
     summary: dict[str, Any] = {}
     airflows: dict[str, Airflow] = {}
+    operators: dict[str, pulumi.Resource] = {}
     for ref in p.clusters:
         cluster = ctx.clusters[ref]
         cname = cluster.plan.name
         assert cluster.plan.site == ONPREM and p.onprem is not None  # checks refuse the rest
         logs = p.onprem.logs
-        db = _database(ctx, built, p, cluster, ctx.tags)
+        db = _database(ctx, built, p, cluster, ctx.tags, operators)
         airflow = Airflow(f"airflow-{cname}", AirflowArgs(
             namespace=p.namespace,
             database=MetadataDatabase(host=db.host, port=db.port, database=DATABASE,
