@@ -34,7 +34,33 @@ class ConfigModel(BaseModel):
     )
 
 
+#: The name of a secret config key (`pulumi config set --secret <name> ...`).
+SECRET_KEY_NAME = r"^[A-Za-z][A-Za-z0-9_-]*$"
+#: An https URL: host, optional port and path (IdP issuers, endpoints, receivers).
+HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
+
+
 #: A cluster of the stack: `onprem` or `<cloud>/<region>` (`aws/eu-west-1`); whether the stack
 #: has that cluster is checked against `kubernetes` (stacks/checks).
 CLUSTER_REF = r"^(onprem|(aws|gcp|azure)/[a-z0-9-]+)$"
 ClusterRef = Annotated[str, Field(pattern=CLUSTER_REF)]
+
+
+#: Backup retention (days) of a service's database when `database.backupRetentionDays` is not
+#: set, by environment.
+DEFAULT_BACKUP_RETENTION = {"prod": 14, "staging": 7, "dev": 7}
+
+
+class DatabaseDefaults:
+    """What a service's `database.highAvailability` and `database.backupRetentionDays` mean
+    when unset, in one place for every service with a database (MLflow, notebooks, pipelines):
+    high availability in prod only; backups by DEFAULT_BACKUP_RETENTION. Mixed into the
+    service's model, whose `database` holds the two fields."""
+
+    def high_availability(self, environment: str) -> bool:
+        ha = self.database.high_availability  # type: ignore[attr-defined]
+        return environment == "prod" if ha is None else ha
+
+    def backup_retention_days(self, environment: str) -> int:
+        days = self.database.backup_retention_days  # type: ignore[attr-defined]
+        return DEFAULT_BACKUP_RETENTION.get(environment, 7) if days is None else days

@@ -12,14 +12,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from stacks.config.base import Cidr, ConfigModel
+from stacks.config.base import HTTPS_URL, SECRET_KEY_NAME, Cidr, ConfigModel, DatabaseDefaults
 
-_SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
-_HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
-
-#: Backup retention (days) when `database.backupRetentionDays` is not set, by environment.
-DEFAULT_BACKUP_RETENTION = {"prod": 14, "staging": 7, "dev": 7}
 
 
 class MlflowDatabase(ConfigModel):
@@ -47,20 +42,20 @@ class MlflowDatabase(ConfigModel):
 class MlflowOidc(ConfigModel):
     """Single sign-on at the Gateway (browser) plus bearer tokens from the same IdP (automation)."""
 
-    issuer_url: str = Field(pattern=_HTTPS_URL)
+    issuer_url: str = Field(pattern=HTTPS_URL)
     """OIDC issuer of the IdP (https), e.g. https://login.example.com/realms/ml; the Gateway
     discovers its endpoints from `<issuer>/.well-known/openid-configuration`."""
     client_id: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:/@-]+$")
     """OIDC client (application) id registered for MLflow at the IdP."""
-    client_secret_key: str = Field(default="mlflowOidcClientSecret", pattern=_SECRET_KEY)
+    client_secret_key: str = Field(default="mlflowOidcClientSecret", pattern=SECRET_KEY_NAME)
     """Name of the secret config key holding the client secret
     (`pulumi config set --secret <name>`); the secret itself never appears in config."""
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"], min_length=1)
     """Scopes of the browser sign-in (openid is always added)."""
-    jwks_uri: str = Field(pattern=_HTTPS_URL)
+    jwks_uri: str = Field(pattern=HTTPS_URL)
     """The IdP's JSON Web Key Set URL (https), which signs the automation tokens, e.g.
     https://login.example.com/realms/ml/protocol/openid-connect/certs."""
-    token_issuer: str | None = Field(default=None, pattern=_HTTPS_URL)
+    token_issuer: str | None = Field(default=None, pattern=HTTPS_URL)
     """`iss` of the automation tokens when it differs from issuerUrl (e.g. Entra ID v1 tokens:
     https://sts.windows.net/<tenant>/); default: issuerUrl."""
     audiences: list[str] = Field(min_length=1, max_length=8)
@@ -96,7 +91,7 @@ class MlflowOnPremArtifacts(ConfigModel):
     a Kubernetes Secret of the on-prem cluster, and should be a key scoped to this bucket.
     """
 
-    endpoint_url: str = Field(pattern=_HTTPS_URL)
+    endpoint_url: str = Field(pattern=HTTPS_URL)
     """S3 API endpoint (https only), e.g. https://s3.ams-dc1.example.internal."""
     endpoint_cidrs: list[Cidr] = Field(min_length=1)
     """Address ranges the endpoint resolves to; MLflow's egress policy admits exactly these
@@ -105,9 +100,9 @@ class MlflowOnPremArtifacts(ConfigModel):
     """Bucket for MLflow artifacts (created beforehand, versioning on); objects go under `mlflow/`."""
     region: str = Field(default="us-east-1", pattern=r"^[a-z0-9-]{1,32}$")
     """Region name the S3 API expects for signing (most S3-compatible stores accept us-east-1)."""
-    access_key_id_key: str = Field(default="mlflowOnpremS3AccessKeyId", pattern=_SECRET_KEY)
+    access_key_id_key: str = Field(default="mlflowOnpremS3AccessKeyId", pattern=SECRET_KEY_NAME)
     """Name of the secret config key holding the access key id."""
-    secret_access_key_key: str = Field(default="mlflowOnpremS3SecretAccessKey", pattern=_SECRET_KEY)
+    secret_access_key_key: str = Field(default="mlflowOnpremS3SecretAccessKey", pattern=SECRET_KEY_NAME)
     """Name of the secret config key holding the secret access key."""
     ca_certificate: str | None = Field(default=None, pattern=r"^-----BEGIN CERTIFICATE-----")
     """PEM of the CA that signed the endpoint's certificate, if it is a private CA (public data)."""
@@ -123,7 +118,7 @@ class MlflowOnPrem(ConfigModel):
     the CloudNativePG database is backed up daily by volume snapshots. Required in prod."""
 
 
-class Mlflow(ConfigModel):
+class Mlflow(DatabaseDefaults, ConfigModel):
     """MLflow tracking servers: PostgreSQL backend, the site's artifact store, SSO at the Gateway."""
 
     clusters: list[str] = Field(default_factory=list)
@@ -151,10 +146,3 @@ class Mlflow(ConfigModel):
     onprem: MlflowOnPrem | None = None
     """On-prem artifact store; required when `onprem` is in clusters."""
 
-    def high_availability(self, environment: str) -> bool:
-        ha = self.database.high_availability
-        return environment == "prod" if ha is None else ha
-
-    def backup_retention_days(self, environment: str) -> int:
-        days = self.database.backup_retention_days
-        return DEFAULT_BACKUP_RETENTION.get(environment, 7) if days is None else days

@@ -15,21 +15,19 @@ from typing import Literal
 
 from pydantic import Field
 
-from stacks.config.base import CLUSTER_REF, Cidr, ConfigModel
+from stacks.config.base import CLUSTER_REF, HTTPS_URL, SECRET_KEY_NAME, Cidr, ConfigModel
 
 #: A Prometheus duration as the Prometheus CRD accepts for `retention` (e.g. 2d, 30d, 12h).
 _DURATION = r"^(0|([0-9]+(ms|s|m|h|d|w|y))+)$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
-_HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
 
 
-_SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
 
 class Alerting(ConfigModel):
     """Where the central Alertmanager sends every critical and warning alert."""
 
-    webhook_url_key: str = Field(pattern=_SECRET_KEY)
+    webhook_url_key: str = Field(pattern=SECRET_KEY_NAME)
     """Name of the secret config key holding the receiver's https URL
     (`pulumi config set --secret <name> <url>`); the URL never appears in plain config."""
     receiver: Literal["webhook", "slack", "msteams"] = "webhook"
@@ -57,7 +55,7 @@ class Monitoring(ConfigModel):
     """Volume size of each of the two central Prometheus replicas."""
     runbook_base_url: str = Field(
         default="https://github.com/hybrid-ml/hybrid-ml-platform/blob/main/runbooks",
-        pattern=_HTTPS_URL)
+        pattern=HTTPS_URL)
     """Where `runbooks/` is browsable (https); every alert links to
     `<runbookBaseUrl>/alerts.md#<alert>`."""
     onprem_control_plane: bool = True

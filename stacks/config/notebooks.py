@@ -19,10 +19,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from stacks.config.base import Cidr, ClusterRef, ConfigModel
+from stacks.config.base import HTTPS_URL, SECRET_KEY_NAME, Cidr, ClusterRef, ConfigModel, DatabaseDefaults
 
-_SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
-_HTTPS_URL = r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?$"
 # registry/name:tag or name@sha256:digest; `latest` is refused by the checks.
 _IMAGE = r"^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
 _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$"
@@ -31,13 +29,13 @@ _QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$"
 class NotebooksOidc(ConfigModel):
     """Sign-in at the hub through the platform's IdP (GenericOAuthenticator, OIDC code flow)."""
 
-    issuer_url: str = Field(pattern=_HTTPS_URL)
+    issuer_url: str = Field(pattern=HTTPS_URL)
     """OIDC issuer (https); the hub reads its endpoints from
     `<issuer>/.well-known/openid-configuration` when it starts. Same IdP as MLflow's."""
     client_id: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:/@-]+$")
     """OIDC client id registered for JupyterHub (redirect URL
     `https://notebooks.<cluster>.<baseDomain>/hub/oauth_callback`)."""
-    client_secret_key: str = Field(default="notebooksOidcClientSecret", pattern=_SECRET_KEY)
+    client_secret_key: str = Field(default="notebooksOidcClientSecret", pattern=SECRET_KEY_NAME)
     """Name of the secret config key holding the client secret (`pulumi config set --secret`);
     it reaches the hub only through a Kubernetes Secret, never through Helm values."""
     scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"], min_length=1)
@@ -73,7 +71,7 @@ class NotebooksDatabase(ConfigModel):
     """VolumeSnapshotClass the database is backed up with (daily). Required in prod."""
 
 
-class Notebooks(ConfigModel):
+class Notebooks(DatabaseDefaults, ConfigModel):
     """JupyterHub for the teams that ask for notebooks (`teams[].notebooks`)."""
 
     clusters: list[ClusterRef] = Field(default_factory=lambda: ["onprem"], min_length=1)
@@ -104,10 +102,3 @@ class Notebooks(ConfigModel):
         """In prod the hub keeps its state in PostgreSQL; elsewhere in the chart's SQLite."""
         return environment == "prod"
 
-    def high_availability(self, environment: str) -> bool:
-        ha = self.database.high_availability
-        return environment == "prod" if ha is None else ha
-
-    def backup_retention_days(self, environment: str) -> int:
-        days = self.database.backup_retention_days
-        return (14 if environment == "prod" else 7) if days is None else days

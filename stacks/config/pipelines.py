@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from stacks.config.base import Cidr, ClusterRef, ConfigModel
-from stacks.config.mlflow import _HTTPS_URL, _SECRET_KEY, MlflowDatabase, MlflowOnPremArtifacts
+from stacks.config.base import HTTPS_URL, SECRET_KEY_NAME, Cidr, ClusterRef, ConfigModel, DatabaseDefaults
+from stacks.config.mlflow import MlflowDatabase, MlflowOnPremArtifacts
 
 
 class PipelinesOidc(ConfigModel):
     """Sign-in to Airflow's UI and API through the platform IdP (FAB auth manager, OAuth)."""
 
-    issuer_url: str = Field(pattern=_HTTPS_URL)
+    issuer_url: str = Field(pattern=HTTPS_URL)
     """OIDC issuer of the IdP (https); Airflow reads `<issuer>/.well-known/openid-configuration`."""
     client_id: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._:/@-]+$")
     """OIDC client id registered for Airflow at the IdP."""
-    client_secret_key: str = Field(default="airflowOidcClientSecret", pattern=_SECRET_KEY)
+    client_secret_key: str = Field(default="airflowOidcClientSecret", pattern=SECRET_KEY_NAME)
     """Name of the secret config key holding the client secret."""
     group_claim: str = Field(default="groups", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     """The claim listing the user's groups (matched against `teams[].group` and
@@ -40,7 +40,7 @@ class PipelinesOnPrem(ConfigModel):
     """VolumeSnapshotClass the metadata database is backed up with. Required in prod."""
 
 
-class Pipelines(ConfigModel):
+class Pipelines(DatabaseDefaults, ConfigModel):
     """Airflow 3 as the platform's scheduler, for the teams with `teams[].pipelines`."""
 
     clusters: list[ClusterRef] = Field(default_factory=lambda: ["onprem"], min_length=1)
@@ -59,13 +59,6 @@ class Pipelines(ConfigModel):
     onprem: PipelinesOnPrem | None = None
     """On-prem task logs and backups; required when `onprem` is in clusters."""
 
-    def high_availability(self, environment: str) -> bool:
-        ha = self.database.high_availability
-        return environment == "prod" if ha is None else ha
-
-    def backup_retention_days(self, environment: str) -> int:
-        days = self.database.backup_retention_days
-        return (14 if environment == "prod" else 7) if days is None else days
 
 
 class TeamPipelines(ConfigModel):

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from components.regions import AWS_REGIONS, AZURE_LOCATIONS, GCP_REGIONS
 from components.tags import ENVIRONMENTS, StandardTags
-from stacks.config.base import Cidr, ConfigModel, Ipv4
+from stacks.config.base import SECRET_KEY_NAME, Cidr, ConfigModel, Ipv4
 from stacks.config.kubernetes import Kubernetes
 from stacks.config.services import Services
 from stacks.config.tag_values import CostCenter, Owner
@@ -26,7 +26,6 @@ PROJECT = "hybrid-ml-platform"
 CONFIG_KEY = "platform"
 
 _NAME = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$"
-_SECRET_KEY = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
 
 _UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -44,7 +43,7 @@ class OnPremSite(ConfigModel):
     """Name of the on-prem cluster, used in names, labels and metrics."""
     datacenter: str = Field(pattern=_NAME)
     """The data centre the cluster runs in (for the platform picture and labels)."""
-    kubeconfig_secret: str = Field(default="onpremKubeconfig", pattern=_SECRET_KEY)
+    kubeconfig_secret: str = Field(default="onpremKubeconfig", pattern=SECRET_KEY_NAME)
     """Name of the secret config key holding the kubeconfig (`pulumi config set --secret`)."""
 
 
