@@ -32,6 +32,21 @@ GATEWAY_CLASS = "envoy"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
 TLS_SECRET = "platform-gateway-tls"
 _PROXY_CONFIG = "platform-proxy"
+#: The platform Gateway's HTTPS listener (TLS terminated there), as an HTTPRoute parent.
+HTTPS_LISTENER = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": NAMESPACE,
+                  "name": GATEWAY, "sectionName": "https"}
+
+
+def https_route_spec(hostname: str, service: str, port: int,
+                     request_timeout: str | None = None) -> dict:
+    """An HTTPRoute spec: `hostname` on the platform Gateway's HTTPS listener, every path to
+    Service `service:port` in the route's namespace; `request_timeout` replaces Envoy's 15 s
+    cut-off (`0s`: none, for websockets)."""
+    rule: dict = {"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                  "backendRefs": [{"group": "", "kind": "Service", "name": service, "port": port}]}
+    if request_timeout is not None:
+        rule["timeouts"] = {"request": request_timeout}
+    return {"parentRefs": [dict(HTTPS_LISTENER)], "hostnames": [hostname], "rules": [rule]}
 
 #: Service annotations that keep the proxies' load balancer private on each cloud (the platform
 #: is reached over the VPN); on-prem the cluster's own load balancer (e.g. MetalLB) applies.

@@ -202,16 +202,7 @@ def server_policy_spec(hub_namespace: str) -> dict[str, Any]:
 
 def http_route_spec(hostname: str) -> dict[str, Any]:
     """`hostname` on the platform Gateway's https listener, to the proxy (websockets: no cut-off)."""
-    return {
-        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
-                        "namespace": gateway.NAMESPACE, "name": gateway.GATEWAY,
-                        "sectionName": "https"}],
-        "hostnames": [hostname],
-        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                   "backendRefs": [{"group": "", "kind": "Service", "name": "proxy-public",
-                                    "port": 80}],
-                   "timeouts": {"request": "0s"}}],
-    }
+    return gateway.https_route_spec(hostname, "proxy-public", 80, request_timeout="0s")
 
 
 def service_monitor_spec(namespace: str) -> dict[str, Any]:

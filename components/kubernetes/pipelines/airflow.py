@@ -12,7 +12,6 @@ from urllib.parse import quote
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import gateway
 from components.kubernetes.charts import pinned_release
 from components.kubernetes.objects import GATEWAY_API, MONITORING_API, network_policy, object_labels
 from components.kubernetes.pipelines.connections import GitSource, S3Logs, env_data, site_env_data
@@ -114,7 +113,7 @@ class Airflow(pulumi.ComponentResource):
                                                                   *args.wait_for])
         k8s.apiextensions.CustomResource(
             f"{name}-route", api_version=GATEWAY_API, kind="HTTPRoute", metadata=meta("airflow"),
-            spec=http_route_spec(args.hostname, gateway.NAMESPACE, gateway.GATEWAY),
+            spec=http_route_spec(args.hostname),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.release]))
         if args.monitoring_crds is not None:
             k8s.apiextensions.CustomResource(

@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from components.kubernetes import gateway
+
 #: Secret with key `connection`: the metadata database URL (chart `data.metadataSecretName`).
 METADATA_SECRET = "airflow-metadata"
 #: Secret of environment values: OIDC client secret, git and log-store connections.
@@ -101,17 +103,10 @@ def airflow_values(
     }
 
 
-def http_route_spec(hostname: str, gateway_namespace: str, gateway_name: str) -> dict[str, Any]:
+def http_route_spec(hostname: str) -> dict[str, Any]:
     """The UI and API at `hostname` on the platform Gateway's https listener (TLS there);
     Airflow signs users in itself (FAB OAuth)."""
-    return {
-        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
-                        "namespace": gateway_namespace, "name": gateway_name, "sectionName": "https"}],
-        "hostnames": [hostname],
-        "rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
-                   "backendRefs": [{"group": "", "kind": "Service", "name": API_SERVER_SERVICE,
-                                    "port": API_SERVER_PORT}]}],
-    }
+    return gateway.https_route_spec(hostname, API_SERVER_SERVICE, API_SERVER_PORT)
 
 
 def statsd_monitor_spec(namespace: str) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def test_egress_names_each_destination_and_its_ports():
 
 
 def test_route_is_on_the_gateways_https_listener_and_the_monitor_scrapes_statsd():
-    route = http_route_spec("airflow.c1.example.internal", "gateway", "platform")
+    route = http_route_spec("airflow.c1.example.internal")
     assert route["parentRefs"][0]["sectionName"] == "https"
     assert route["rules"][0]["backendRefs"][0]["name"] == "airflow-api-server"
     monitor = statsd_monitor_spec("airflow")
