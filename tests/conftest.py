@@ -25,6 +25,16 @@ def stack_platform(stack: str) -> dict[str, Any]:
     return copy.deepcopy(doc["config"][CONFIG_KEY])
 
 
+def config_problems(platform: dict[str, Any]) -> list[str]:
+    """The problems validation finds in `platform` (one line each); it must find some."""
+    from stacks.checks.problems import ConfigError
+    from stacks.program.validate import parse_platform
+
+    with pytest.raises(ConfigError) as info:
+        parse_platform(platform)
+    return [str(p) for p in info.value.problems]
+
+
 def write_stack(tmp: Path, stack: str, platform: dict[str, Any], extra: dict | None = None) -> Path:
     """A project dir in `tmp` with Pulumi.yaml and a stack file holding `platform`."""
     (tmp / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())

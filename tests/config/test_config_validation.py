@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.checks.problems import ConfigError
 from stacks.program.validate import parse_platform
+from tests.conftest import config_problems as problems_of
 from tests.conftest import stack_platform
-
-
-def problems_of(platform: dict) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_platform(platform)
-    return [str(p) for p in info.value.problems]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

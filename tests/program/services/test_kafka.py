@@ -34,6 +34,7 @@ from stacks.preview.manifests import kubernetes_objects
 from stacks.preview.offline import SECRET_SIG, SIG_KEY
 from stacks.program.validate import parse_platform
 from tests.conftest import CANARY, ROOT, canary_mocks, component_plan, stack_platform, write_stack
+from tests.conftest import config_problems as problems_of
 
 # The snippets the lead pastes under `services:` (also /tmp/spec/kafka-stack.yaml).
 SNIPPET = yaml.safe_load("""
@@ -125,12 +126,6 @@ def with_kafka(stack: str, **over: Any) -> dict[str, Any]:
     platform = stack_platform(stack)
     platform.setdefault("services", {})["kafka"] = {**copy.deepcopy(SNIPPET[stack]["kafka"]), **over}
     return platform
-
-
-def problems_of(platform: dict) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_platform(platform)
-    return [str(p) for p in info.value.problems]
 
 
 def _mocks():

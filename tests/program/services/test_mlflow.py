@@ -30,6 +30,7 @@ from stacks.preview.offline import PreviewMocks, run_program
 from stacks.preview.run import PLACEHOLDER, run_preview
 from stacks.program.validate import parse_platform
 from tests.conftest import CANARY, ROOT, canary_mocks, component_plan, stack_platform, write_stack
+from tests.conftest import config_problems as problems_of
 
 # The snippets the lead pastes under `services:` (also in /tmp/spec/mlflow-stack.yaml).
 SNIPPET = yaml.safe_load("""
@@ -86,12 +87,6 @@ def with_mlflow(stack: str, **over: Any) -> dict[str, Any]:
     platform = stack_platform(stack)
     platform.setdefault("services", {})["mlflow"] = {**copy.deepcopy(SNIPPET[stack]["mlflow"]), **over}
     return platform
-
-
-def problems_of(platform: dict) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_platform(platform)
-    return [str(p) for p in info.value.problems]
 
 
 @pytest.fixture(scope="module")

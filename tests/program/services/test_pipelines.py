@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.checks.problems import ConfigError
 from stacks.plan import pipelines as plan
 from stacks.preview.manifests import helm_releases, kubernetes_objects
 from stacks.preview.run import PLACEHOLDER, run_preview
 from stacks.program.validate import parse_platform
 from tests.conftest import CANARY, ROOT, canary_mocks, stack_platform, write_stack
+from tests.conftest import config_problems as problems_of
 
 SNIPPET = yaml.safe_load("""
 pipelines:
@@ -61,12 +61,6 @@ def with_pipelines(stack: str = "prod", teams: list[dict[str, Any]] | None = Non
     platform.setdefault("services", {})["pipelines"] = {**copy.deepcopy(SNIPPET["pipelines"]), **over}
     platform["teams"] = copy.deepcopy(teams if teams is not None else [FRAUD, RISK])
     return platform
-
-
-def problems_of(platform: dict) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_platform(platform)
-    return [str(p) for p in info.value.problems]
 
 
 @pytest.fixture(scope="module")
